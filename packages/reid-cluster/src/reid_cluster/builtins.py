@@ -1,0 +1,3 @@
+"""Built-in registrations of reid-cluster, through the same hooks as third-party plugins."""
+
+from __future__ import annotations

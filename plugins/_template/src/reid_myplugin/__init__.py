@@ -1,0 +1,1 @@
+"""reid-myplugin: a minimal reid plugin (copy and rename)."""
