@@ -53,6 +53,12 @@ class Camera:
     tint: tuple[float, float, float]  # IR cameras: colour of the grey image
 
 
+def _muted(rng: np.random.Generator, lo: float, hi: float, chroma: float) -> tuple[float, float, float]:
+    """A desaturated colour: a grey level plus a little chroma (real scenes are mostly greyish)."""
+    g = rng.uniform(lo, hi)
+    return tuple(float(np.clip(g + c, 0.0, 1.0)) for c in rng.uniform(-chroma, chroma, 3))  # type: ignore[return-value]
+
+
 def camera_rng(seed: int, style_code: int, number: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, style_code, 2, number]))
 
@@ -77,6 +83,8 @@ def sample_camera(rng: np.random.Generator, style: str, number: int, infrared: b
             noise=0.0, jpeg=95, occlusion=float(rng.uniform(0.0, 0.08)),
             shading=float(rng.uniform(0.15, 0.25)), fabric=0.0, tint=(1.0, 1.0, 1.0),
         )
+    wall = _muted(rng, 0.3, 0.75, 0.08)
+    floor = _muted(rng, 0.25, 0.6, 0.05)
     s0 = rng.uniform(0.78, 0.9)
     wb = rng.uniform(0.75, 1.25, 3)
     wb = wb / wb.mean()
@@ -123,19 +131,19 @@ def _scene(seed: int, cam: Camera, h: int, w: int) -> np.ndarray:
         x0 = int(rng.integers(0, sw))
         y0 = int(rng.integers(0, max(1, hz)))
         rw, rh = int(rng.integers(w // 8 + 1, w)), int(rng.integers(h // 12 + 1, h // 3))
-        col = tuple(float(c) for c in rng.uniform(0.05, 0.95, 3))
+        col = _muted(rng, 0.1, 0.9, 0.2)
         cv2.rectangle(img, (x0, y0), (x0 + rw, y0 + rh), col, -1)
         if rng.random() < 0.5:
             cv2.rectangle(img, (x0, y0), (x0 + rw, y0 + rh), tuple(c * 0.5 for c in col), max(1, h // 80))
     # Poles and passers-by silhouettes (blurred blobs).
     for _ in range(int(rng.integers(2, 6))):
         x0 = int(rng.integers(0, sw))
-        col = tuple(float(c) for c in rng.uniform(0.05, 0.6, 3))
+        col = _muted(rng, 0.05, 0.6, 0.05)
         cv2.line(img, (x0, 0), (x0, h), col, int(rng.integers(2, max(3, w // 12))))
     for _ in range(int(rng.integers(3, 8))):
         c = (int(rng.integers(0, sw)), int(rng.integers(hz // 2, h)))
-        col = tuple(float(v) for v in rng.uniform(0.05, 0.8, 3))
-        cv2.ellipse(img, c, (int(rng.integers(w // 10 + 1, w // 4 + 2)), int(rng.integers(h // 6, h // 3))),
+        col = _muted(rng, 0.1, 0.7, 0.15)
+        cv2.ellipse(img, c, (int(rng.integers(w // 12 + 1, w // 6 + 2)), int(rng.integers(h // 8, h // 4))),
                     0, 0, 360, col, -1)
     low = rng.normal(0.0, 1.0, (h // 16 + 2, sw // 16 + 2)).astype(np.float32)
     low = cv2.resize(low, (sw, h), interpolation=cv2.INTER_CUBIC)
@@ -157,16 +165,16 @@ def background(rng: np.random.Generator, seed: int, cam: Camera, h: int, w: int)
         return np.clip(img * ramp * jitter, 0.0, 1.0)
     scene = _scene(seed, cam, h, w)
     x0 = int(rng.integers(0, scene.shape[1] - w))
-    img = scene[:, x0:x0 + w] * jitter
+    crop = scene[:, x0:x0 + w]
     if rng.random() < 0.5:
-        img = img[:, ::-1]
-    return np.ascontiguousarray(img, dtype=np.float32)
+        crop = crop[:, ::-1]
+    return crop * jitter  # a new contiguous array
 
 
 def occlude(rng: np.random.Generator, img: np.ndarray) -> None:
     """Draw one occluder into ``img`` in place: an object at the bottom or at one side."""
     h, w = img.shape[:2]
-    col = tuple(float(c) for c in rng.uniform(0.05, 0.9, 3))
+    col = _muted(rng, 0.1, 0.85, 0.2)
     if rng.random() < 0.55:  # bench / car / railing from the bottom
         top = int(h * rng.uniform(0.62, 0.85))
         cv2.rectangle(img, (0, top), (w, h), col, -1)
@@ -218,7 +226,7 @@ def develop(rng: np.random.Generator, img: np.ndarray, cam: Camera) -> np.ndarra
     if cam.gamma != 1.0:
         img = img ** cam.gamma
     if cam.noise > 0:
-        n = rng.normal(0.0, cam.noise, (h, w, 1)).astype(np.float32)
-        img = img + n + rng.normal(0.0, cam.noise * 0.5, (h, w, 3)).astype(np.float32)
+        n = rng.standard_normal((h, w, 1), dtype=np.float32) * cam.noise
+        img = img + n + rng.standard_normal((h, w, 3), dtype=np.float32) * (cam.noise * 0.5)
     out = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(out[..., ::-1])
