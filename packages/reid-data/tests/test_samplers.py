@@ -202,3 +202,16 @@ def test_joint_loader_and_concat() -> None:
     assert batch["pid"].tolist() == [4, 5, 100, 101]
     assert batch["domain"].tolist() == [0, 0, 1, 1]
     assert batch["image"].shape == (4, 2) and batch["path"] == ["4.jpg", "5.jpg", "0.jpg", "1.jpg"]
+
+
+def test_few_identities_chain_draws_into_one_batch() -> None:
+    # two pseudo-identities x 4 images cannot fill a batch of 16 in one pass: the pass chains
+    # further draws (deterministically) instead of failing, as the official IterLoader re-iterates
+    data = [Sample(f"{p}_{k}.jpg", p, k % 2) for p in range(2) for k in range(5)]
+    s = IdentityBatchSampler(data, 16, 4, seed=3, rank=0, world_size=1, batches_per_epoch=3)
+    batches = take(s)
+    assert len(batches) == 3 and all(len(b) == 16 for b in batches)
+    again = IdentityBatchSampler(data, 16, 4, seed=3, rank=0, world_size=1, batches_per_epoch=3)
+    assert take(again) == batches
+    with pytest.raises(ValueError, match="no samples"):
+        IdentityBatchSampler([], 16, 4, rank=0, world_size=1)

@@ -151,6 +151,10 @@ class _PassBatchSampler(_DeterministicBatchSampler):
     def _compute_pass(self, epoch: int, index: int) -> list[list[int]]:
         rng = np.random.default_rng(np.random.SeedSequence([self.seed % 2**63, epoch, index]))
         order = self._pass_order(rng)
+        # Too few samples for one batch (e.g. few clusters in an early epoch): chain further
+        # draws into the pass, as the official IterLoader re-iterates its sampler.
+        while 0 < len(order) < self.batch_size:
+            order = order + self._pass_order(rng)
         n = len(order) // self.batch_size
         return [order[i * self.batch_size:(i + 1) * self.batch_size] for i in range(n)]
 
