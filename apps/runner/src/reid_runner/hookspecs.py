@@ -263,3 +263,28 @@ def reid_evaluation_finish(
 
     .. versionadded:: 0.1
     """
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@hookspec
+def reid_demo_rows(demo: Any) -> list[Any] | None:
+    """Add rows to the table of ``reid demo``.
+
+    Who calls it and when: the ``reid demo`` command, once, while it composes the demo run (after
+    the synthetic data exist, before any stage runs). ``demo`` is a :class:`reid_runner.demo.Demo`:
+    ``demo.settings`` holds the budget (``epochs``, ``iters``, image size, ...), ``demo.init``
+    maps ``"1"``/``"2"`` to the artifacts of the two source pre-trainings (``pretrain1.model``,
+    ``pretrain2.model``), ``demo.target_ids`` the number of identities in the target train split
+    (for methods that need a cluster count; never used by methods that do not).
+
+    :returns: a list of :class:`reid_runner.demo.DemoRow` (``name``, ``stages``: stage name ->
+        stage config mapping, ``report``: the stage whose final target-test metrics fill the row),
+        or ``None``. Stage names must be unique across plugins.
+
+    Rank contract:
+        main process only (the demo composes its configuration before any process group exists).
+
+    .. versionadded:: 0.1
+    """

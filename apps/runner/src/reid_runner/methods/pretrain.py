@@ -44,11 +44,16 @@ class PretrainConfig(MethodConfig):
     target_bn: bool = True
     #: Random erasing probability of the source transform (0 in the official pre-training).
     random_erasing: float = 0.0
+    #: Labelled dataset to train on: ``source`` (pre-training), or ``target`` with its true ids
+    #: (the supervised upper bound of a benchmark; no separate BN-adaptation batch then).
+    train_on: str = "source"
 
     def validate(self, where: str) -> None:
         super().validate(where)
         if self.lr <= 0:
             raise ConfigError(f"{where}.lr: must be positive")
+        if self.train_on not in ("source", "target"):
+            raise ConfigError(f"{where}.train_on: {self.train_on!r} is not source or target")
         if sorted(self.milestones) != list(self.milestones):
             raise ConfigError(f"{where}.milestones: must be increasing, got {self.milestones}")
 
@@ -78,7 +83,7 @@ class Pretrain(Method):
     def build(self, ctx: StageContext) -> None:
         from reid_models import create_loss
 
-        src = ctx.dataset("source")
+        src = ctx.dataset(self.cfg.train_on)
         self.num_classes = src.num_train_pids
         self.net = ctx.create_model(self.num_classes)
         if "init" in ctx.inputs:  # optional warm start from another model file
@@ -102,10 +107,10 @@ class Pretrain(Method):
         from reid_data import build_train_transform
 
         d = ctx.config.data
-        src = ctx.dataset("source")
+        src = ctx.dataset(self.cfg.train_on)
         tf = build_train_transform(d.height, d.width, random_erasing=self.cfg.random_erasing)
         streams = {"source": ctx.stream("source", src.train, tf, identities=True)}
-        if self.cfg.target_bn and d.target:
+        if self.cfg.target_bn and d.target and self.cfg.train_on == "source":
             tgt = ctx.dataset("target")
             tf_t = build_train_transform(d.height, d.width, random_erasing=0.0)
             streams["target"] = ctx.stream("target", tgt.train, tf_t, identities=False)
