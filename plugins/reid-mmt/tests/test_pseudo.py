@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from reid_mmt.pseudo import PseudoLabelConfig, build_clusterer, centroids, ground_truth
 
 
@@ -42,6 +41,7 @@ def test_kmeans_clusterer_separates_blobs() -> None:
                                  {"jaccard_variant": "x"}])
 def test_config_errors_name_the_key(bad: dict) -> None:
     from reid_mmt.methods import MMTConfig
+
     from reid_runner.config import ConfigError
 
     cfg = MMTConfig(method="mmt", **bad)

@@ -127,7 +127,8 @@ class _ClusteringMethod(Method):
         if c.clustering == "dbscan":
             f = torch.nn.functional.normalize(f, dim=1)
         result = pseudo_label(ctx, self.clusterer, f, self.labels, self.samples)
-        self.labels, self.num_clusters = np.asarray(result.labels, dtype=np.int64), result.num_clusters
+        self.labels = np.asarray(result.labels, dtype=np.int64)
+        self.num_clusters = result.num_clusters
         # rows 0..#clusters-1 <- normalised centroids of the clustered features (all 4 nets)
         cent = centroids(f, self.labels, self.num_clusters).to(ctx.device)
         for net in self.classifier_nets():

@@ -48,7 +48,8 @@ class PseudoLabelConfig:
         if not (self.eps == "auto" or isinstance(self.eps, (int, float))):
             raise ConfigError(f"{where}.eps: {self.eps!r} is not a number or 'auto'")
         if self.jaccard_variant not in ("mmt", "spcl"):
-            raise ConfigError(f"{where}.jaccard_variant: {self.jaccard_variant!r} is not mmt or spcl")
+            raise ConfigError(
+                f"{where}.jaccard_variant: {self.jaccard_variant!r} is not mmt or spcl")
 
 
 def build_clusterer(cfg: PseudoLabelConfig, seed: int, pm: Any) -> Any:
