@@ -95,6 +95,10 @@ def _uv_env_from_pip_config() -> dict[str, str]:
     return env
 
 
+# Compile bytecode at install: many test processes start torch, and PYTHONDONTWRITEBYTECODE
+# (set on some machines) would otherwise make each of them recompile it (~25 s per start).
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+
 for _k, _v in _uv_env_from_pip_config().items():
     os.environ.setdefault(_k, _v)
 
@@ -138,6 +142,6 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
-    """Install the runner and every plugin, then run the main job."""
+    """Install the runner and every plugin, then run the main job: ``reid demo``."""
     _install(session, list(MEMBERS), extra=None)
-    session.run("reid", *(session.posargs or ["plugins"]))
+    session.run("reid", *(session.posargs or ["demo"]))
