@@ -14,6 +14,7 @@ printed so that figures from a loaded machine can be compared with the oracle RE
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -80,7 +81,7 @@ def main() -> None:
               f" {r.get('gemm_bf16_s', float('nan')):>9.2f} {r.get('gemm_fp32_s', float('nan')):>9.2f}",
               flush=True)
     if len(rows) > 1:
-        for a, b in zip(rows, rows[1:]):
+        for a, b in itertools.pairwise(rows):
             e = math.log(b["time_s"] / a["time_s"]) / math.log(b["n"] / a["n"])
             print(f"growth exponent {a['n']} -> {b['n']}: time ~ N^{e:.2f}")
         ln = [math.log(r["n"]) for r in rows]

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+import importlib
+
 from reid_plugin import Registry, installed_plugins, make_plugin_manager
 from reid_plugin.testing import hook_functions
-
-import importlib
 
 
 def test_all_plugins_and_registries_together() -> None:

@@ -3,15 +3,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+import reid_cluster
+from reid_cluster import hookspecs
 from reid_plugin import DuplicateNameError, hookimpl, make_plugin_manager
 from reid_plugin.testing import (
     assert_hooks_documented,
     assert_hooks_have_docstrings,
     assert_hooks_tested,
 )
-
-import reid_cluster
-from reid_cluster import hookspecs
 
 HERE = Path(__file__).parent
 README = HERE.parent / "README.md"

@@ -12,7 +12,11 @@ from conftest import clustered
 import reid_eval
 from reid_eval import hookspecs
 from reid_plugin import DuplicateNameError, hookimpl, make_plugin_manager
-from reid_plugin.testing import assert_hooks_documented, assert_hooks_have_docstrings, assert_hooks_tested
+from reid_plugin.testing import (
+    assert_hooks_documented,
+    assert_hooks_have_docstrings,
+    assert_hooks_tested,
+)
 
 PKG = Path(__file__).resolve().parents[1]
 MODULES = ["reid_eval", "reid_eval.hookspecs", "reid_eval.builtins", "reid_eval.ranking",

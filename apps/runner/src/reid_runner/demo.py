@@ -148,7 +148,6 @@ def run_demo(out_dir: Path, cache: Path, settings: DemoSettings, name: str = "de
     """Generate data, compose and execute the demo run; return the table rows and run dir."""
     from reid_data import create_dataset
     from reid_plugin import installed_plugins, make_plugin_manager
-
     from reid_runner.run import execute
 
     log(f"reid demo: synthetic data in {cache} ...")

@@ -8,10 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from reid_cluster.telemetry import PseudoLabels, make_pseudo_labels
 from reid_plugin import make_plugin_manager
 from reid_plugin.registry import Registry
-
-from reid_cluster.telemetry import PseudoLabels, make_pseudo_labels
 
 __all__ = ["DBSCANClusterer", "KMeansClusterer", "mmt_eps", "clusterer_registry",
            "create_clusterer", "list_clusterers"]
