@@ -13,6 +13,8 @@ ORACLES = Path(os.environ.get("REID_ORACLES", REPO.parent / "shared" / "oracles"
 def _load(name: str) -> dict[str, np.ndarray]:
     path = ORACLES / name
     if not path.exists():
+        if os.environ.get("REID_REQUIRE_ORACLES"):
+            pytest.fail(f"oracle {path} not found (set REID_ORACLES)")
         pytest.skip(f"oracle {path} not available")
     with np.load(path) as f:
         return {k: f[k] for k in f.files}
