@@ -166,3 +166,34 @@ def test_hook_reid_evaluation_finish(toy_run: ToyPlugin) -> None:
     (call,) = _calls(toy_run, "reid_evaluation_finish")
     assert call["dataset"] == "source/test" and call["model"] == "model"
     assert 0.0 <= call["metrics"]["mAP"] <= 1.0
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def test_hook_reid_demo_rows(tmp_path: Path) -> None:
+    from reid_runner.demo import Demo, DemoRow, DemoSettings, collect_rows, compose
+
+    class RowPlugin:
+        @hookimpl
+        def reid_demo_rows(self, demo: Demo) -> list[DemoRow]:
+            stage = demo.stage("toy", inputs={"init": demo.init["1"]})
+            return [DemoRow("toy-row", {"toy_stage": stage}, "toy_stage")]
+
+    class Bad:
+        @hookimpl
+        def reid_demo_rows(self, demo: Demo) -> list[Any]:
+            return [{"name": "not a row"}]
+
+    settings = DemoSettings.quick()
+    demo = Demo(settings, tmp_path, target_ids=6)
+    rows = collect_rows(make_plugin_manager([RowPlugin()]), demo)
+    assert [r.name for r in rows] == ["toy-row"]
+    raw = compose(settings, tmp_path / "s", tmp_path / "t", tmp_path / "runs", [], rows, "d")
+    # the fixed stages frame the plugin's: two pre-trainings first, the supervised bound last
+    assert list(raw["stages"]) == ["pretrain1", "pretrain2", "toy_stage", "supervised_target"]
+    assert raw["stages"]["toy_stage"]["inputs"] == {"init": "pretrain1.model"}
+    assert raw["stages"]["toy_stage"]["iters"] == settings.iters
+    assert raw["stages"]["supervised_target"]["train_on"] == "target"
+    with pytest.raises(TypeError, match="returned .'name': 'not a row'. from reid_demo_rows"):
+        collect_rows(make_plugin_manager([Bad()]), demo)

@@ -143,6 +143,18 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def collect_rows(pm: Any, demo: Demo) -> list[DemoRow]:
+    """The rows every plugin adds through ``reid_demo_rows``, in plugin registration order."""
+    rows: list[DemoRow] = []
+    for impl in pm.hook.reid_demo_rows.get_hookimpls():
+        for row in impl.function(demo=demo) or []:
+            if not isinstance(row, DemoRow):
+                raise TypeError(f'plugin "{impl.plugin_name}" returned {row!r} from '
+                                "reid_demo_rows; expected reid_runner.demo.DemoRow")
+            rows.append(row)
+    return rows
+
+
 def run_demo(out_dir: Path, cache: Path, settings: DemoSettings, name: str = "demo",
              log: Any = print) -> tuple[list[dict[str, Any]], Path]:
     """Generate data, compose and execute the demo run; return the table rows and run dir."""
@@ -158,9 +170,7 @@ def run_demo(out_dir: Path, cache: Path, settings: DemoSettings, name: str = "de
     pm = make_plugin_manager(names)
     target = create_dataset("market1501", str(tgt), pm=pm)
     demo = Demo(settings, tgt, target_ids=target.num_train_pids)
-    rows: list[DemoRow] = []
-    for result in pm.hook.reid_demo_rows(demo=demo)[::-1]:  # registration order
-        rows.extend(result or [])
+    rows = collect_rows(pm, demo)
     raw = compose(settings, src, tgt, out_dir, names, rows, name)
     stages = ", ".join(raw["stages"])
     log(f"reid demo: stages {stages}")
