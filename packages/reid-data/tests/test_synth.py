@@ -142,3 +142,19 @@ def test_rgb_ir_layout(tmp_path: Path) -> None:
     assert abs(ir_img[..., 0] - ir_img[..., 2]).mean() < 0.1 * abs(rgb_img[..., 0] - rgb_img[..., 2]).mean() + 8
     meta = json.loads((out / "meta.json").read_text())
     assert meta["layout"] == "sysu_mm01" and meta["counts"]["test"]["ids"] == 2
+
+
+def test_target_gap_scales_the_imaging_degradations(tmp_path: Path) -> None:
+    full = synthesize(tmp_path / "g1", style="target", seed=0, **TINY)
+    mild = synthesize(tmp_path / "g0", style="target", seed=0, gap=0.0, **TINY)
+    m1 = json.loads((full / "meta.json").read_text())
+    m0 = json.loads((mild / "meta.json").read_text())
+    assert "gap" not in m1["params"] and m0["params"]["gap"] == 0.0  # default keeps old caches valid
+    assert _parse(full / MARKET / "bounding_box_train") == _parse(mild / MARKET / "bounding_box_train")
+    for cam in m0["cameras"].values():  # clean imaging, same people and scenes
+        assert cam["noise"] == 0.0 and cam["blur"] == 0.0 and cam["jpeg_quality"] == 95
+    assert all(c["noise"] > 0 for c in m1["cameras"].values())
+    assert synthesize(tmp_path / "s", style="source", seed=0, gap=0.3, **TINY) \
+        and "gap" not in json.loads((tmp_path / "s" / "meta.json").read_text())["params"]  # ignored
+    with pytest.raises(ValueError, match="gap=1.5"):
+        synthesize(tmp_path / "bad", style="target", gap=1.5, **TINY)

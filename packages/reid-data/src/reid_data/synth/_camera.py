@@ -63,8 +63,21 @@ def camera_rng(seed: int, style_code: int, number: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, style_code, 2, number]))
 
 
-def sample_camera(rng: np.random.Generator, style: str, number: int, infrared: bool) -> Camera:
-    """Draw the properties of camera ``number`` of ``style`` from ``rng``."""
+def _toward(clean: float, value: float, gap: float) -> float:
+    """``value`` moved toward the clean (source) ``clean`` setting: ``gap=1`` keeps ``value``."""
+    return value if gap == 1.0 else clean + gap * (value - clean)
+
+
+def sample_camera(rng: np.random.Generator, style: str, number: int, infrared: bool,
+                  gap: float = 1.0) -> Camera:
+    """Draw the properties of camera ``number`` of ``style`` from ``rng``.
+
+    ``gap`` (``target`` only) scales the imaging degradations of the camera: colour cast,
+    contrast loss and haze, gamma, resolution loss, blur, motion blur, noise, JPEG loss, occlusion
+    rate, fabric texture and light variation move linearly toward the clean source settings
+    (``0`` = clean imaging, ``1`` = the full surveillance look). Scene clutter and the wardrobe
+    are not affected. The random draws are the same for every ``gap``.
+    """
     dominant = int(rng.integers(4))
     alpha = np.full(4, 0.6)
     alpha[dominant] += 2.5
@@ -88,19 +101,29 @@ def sample_camera(rng: np.random.Generator, style: str, number: int, infrared: b
     s0 = rng.uniform(0.78, 0.9)
     wb = rng.uniform(0.75, 1.25, 3)
     wb = wb / wb.mean()
+    g = float(gap)
+    horizon = float(rng.uniform(0.45, 0.8))  # the draws keep the order of version 1
+    light, light_grad = float(rng.uniform(0.7, 1.15)), float(rng.uniform(-0.35, 0.35))
+    contrast, haze = float(rng.uniform(0.6, 0.85)), float(rng.uniform(0.0, 0.15))
+    gamma, lowres = float(rng.uniform(0.8, 1.25)), float(rng.uniform(0.5, 0.9))
+    blur, motion = float(rng.uniform(0.2, 0.9)), int(rng.choice([0, 0, 0, 3, 4]))
+    noise, jpeg = float(rng.uniform(0.015, 0.035)), int(rng.integers(35, 76))
+    occlusion, shading = float(rng.uniform(0.08, 0.3)), float(rng.uniform(0.25, 0.4))
+    fabric = float(rng.uniform(0.04, 0.09))
+    tint = tuple(float(x) for x in rng.uniform(0.92, 1.08, 3))
     return Camera(
         number=number, style=style, infrared=infrared, view_p=view_p,  # type: ignore[arg-type]
         scale=(s0 - 0.07, s0 + 0.07), x_jitter=0.07, y_jitter=0.04,
-        wall=wall, floor=floor, horizon=float(rng.uniform(0.45, 0.8)),  # type: ignore[arg-type]
-        light=float(rng.uniform(0.7, 1.15)), light_grad=float(rng.uniform(-0.35, 0.35)),
-        wb=tuple(float(x) for x in wb),  # type: ignore[arg-type]
-        contrast=float(rng.uniform(0.6, 0.85)), haze=float(rng.uniform(0.0, 0.15)),
-        gamma=float(rng.uniform(0.8, 1.25)), lowres=float(rng.uniform(0.5, 0.9)),
-        blur=float(rng.uniform(0.2, 0.9)), motion=int(rng.choice([0, 0, 0, 3, 4])),
-        noise=float(rng.uniform(0.015, 0.035)), jpeg=int(rng.integers(35, 76)),
-        occlusion=float(rng.uniform(0.08, 0.3)), shading=float(rng.uniform(0.25, 0.4)),
-        fabric=float(rng.uniform(0.04, 0.09)),
-        tint=tuple(float(x) for x in rng.uniform(0.92, 1.08, 3)),  # type: ignore[arg-type]
+        wall=wall, floor=floor, horizon=horizon,  # type: ignore[arg-type]
+        light=_toward(1.0, light, g), light_grad=_toward(0.0, light_grad, g),
+        wb=tuple(_toward(1.0, float(x), g) for x in wb),  # type: ignore[arg-type]
+        contrast=_toward(1.0, contrast, g), haze=_toward(0.0, haze, g),
+        gamma=_toward(1.0, gamma, g), lowres=_toward(1.0, lowres, g),
+        blur=_toward(0.0, blur, g), motion=motion if g == 1.0 else int(round(motion * g)),
+        noise=_toward(0.0, noise, g), jpeg=jpeg if g == 1.0 else int(round(_toward(95.0, jpeg, g))),
+        occlusion=_toward(0.04, occlusion, g), shading=shading,
+        fabric=_toward(0.0, fabric, g),
+        tint=tint,  # type: ignore[arg-type]
     )
 
 
@@ -189,7 +212,7 @@ def occlude(rng: np.random.Generator, img: np.ndarray) -> None:
         if rng.random() < 0.5:
             cv2.rectangle(img, (x0, 0), (x0 + width, h), col, -1)
         else:
-            cx = x0 + (width // 2 if side else width // 2)
+            cx = x0 + width // 2
             cv2.ellipse(img, (cx, int(h * 0.6)), (width, int(h * 0.45)), 0, 0, 360, col, -1)
             cv2.circle(img, (cx, int(h * 0.12)), max(2, width // 2), tuple(c * 0.8 for c in col), -1)
 

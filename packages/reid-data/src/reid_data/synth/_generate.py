@@ -129,7 +129,8 @@ def _is_complete(out: Path, meta: dict[str, Any]) -> bool:
 def synthesize(out: str | os.PathLike[str], style: str = "source", modality: str = "rgb", ids: int = 200,
                seed: int = 0, *, cameras: int = 6, images_per_camera: int = 4,
                image_size: tuple[int, int] = (128, 64), queries_per_id: int = 2,
-               distractors: int | None = None, junk: int | None = None, workers: int | None = None) -> Path:
+               distractors: int | None = None, junk: int | None = None, workers: int | None = None,
+               gap: float = 1.0) -> Path:
     """Write a synthetic re-ID dataset under ``out`` and return ``out`` as a Path.
 
     Args:
@@ -149,6 +150,10 @@ def synthesize(out: str | os.PathLike[str], style: str = "source", modality: str
         distractors: Market layout: pid-0000 gallery images (default ``ids // 2``).
         junk: Market layout: pid-(-1) gallery images (default ``max(2, ids // 20)``).
         workers: rendering processes (default ``min(2, os.cpu_count())``); never changes the output.
+        gap: ``style="target"`` only: strength of the cameras' imaging degradations (colour cast,
+            contrast/haze, gamma, resolution loss, blur, noise, JPEG, occlusion, fabric texture),
+            from 0 (clean imaging, only the wardrobe and scenes differ from ``source``) to 1 (the
+            full surveillance look, the default). Ignored for ``source``.
 
     If ``out/meta.json`` says ``out`` already holds a complete dataset generated with the same
     parameters, nothing is written (cache hit). A dataset previously generated there with other
@@ -158,6 +163,9 @@ def synthesize(out: str | os.PathLike[str], style: str = "source", modality: str
     out = Path(out)
     size = (int(image_size[0]), int(image_size[1]))
     _check(style, modality, ids, cameras, images_per_camera, size, queries_per_id)
+    if not 0.0 <= float(gap) <= 1.0:
+        raise ValueError(f"gap={gap!r}: must be in [0, 1] (0 = clean imaging, 1 = full target look)")
+    gap = float(gap) if style == "target" else 1.0
     if modality == "rgb-ir":
         cameras = 6
     distractors = ids // 2 if distractors is None else int(distractors)
@@ -169,6 +177,8 @@ def synthesize(out: str | os.PathLike[str], style: str = "source", modality: str
         "distractors": distractors if modality == "rgb" else None,
         "junk": junk if modality == "rgb" else None,
     }
+    if gap != 1.0:  # absent at the default, so datasets cached before the option stay valid
+        params["gap"] = gap
     folder = MARKET_DIR if modality == "rgb" else SYSU_DIR
     old = _read_meta(out)
     if old is not None and old.get("params") == params and old.get("version") == GENERATOR_VERSION \
@@ -185,12 +195,13 @@ def synthesize(out: str | os.PathLike[str], style: str = "source", modality: str
     if modality == "rgb":
         shots = plan_market(seed=seed, style=style, ids=ids, cameras=cameras, images_per_camera=images_per_camera,
                             queries_per_id=queries_per_id, distractors=distractors, junk=junk)
-        cams = {c: sample_camera(camera_rng(seed, STYLE_CODES[style], c), style, c, False)
+        cams = {c: sample_camera(camera_rng(seed, STYLE_CODES[style], c), style, c, False, gap)
                 for c in range(1, cameras + 1)}
         counts: dict[str, Any] = market_counts(shots)
     else:
         shots = plan_sysu(seed=seed, style=style, ids=ids, images_per_camera=images_per_camera)
-        cams = {c: sample_camera(camera_rng(seed, STYLE_CODES[style], 10 + c), style, c, c in SYSU_IR_CAMS)
+        cams = {c: sample_camera(camera_rng(seed, STYLE_CODES[style], 10 + c), style, c, c in SYSU_IR_CAMS,
+                                 gap)
                 for c in range(1, 7)}
         counts = sysu_counts(shots)
 
