@@ -123,6 +123,19 @@ def dist(session: nox.Session, name: str) -> None:
     mod = name.replace("-", "_")
     session.run("python", "-W", "error", "-c", f"import {mod}")
     session.run("python", "-m", "pytest", str(MEMBERS[name] / "tests"), *session.posargs)
+    # Optional extras (e.g. reid-cluster[faiss]): install each CPU-installable one and rerun
+    # the tests that name it (they skip without it above, so both paths are exercised).
+    for extra in _extras(name):
+        session.install(f"{MEMBERS[name]}[{extra}]")
+        session.run("python", "-m", "pytest", str(MEMBERS[name] / "tests"), "-k", extra,
+                    *session.posargs)
+
+
+def _extras(name: str) -> list[str]:
+    """Optional extras of a distribution worth testing here (not ``test``, not GPU builds)."""
+    extras = tomllib.loads((MEMBERS[name] / "pyproject.toml").read_text())["project"].get(
+        "optional-dependencies", {})
+    return [e for e in extras if e != "test" and "gpu" not in e]
 
 
 @nox.session(python="3.11")
