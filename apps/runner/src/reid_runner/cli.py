@@ -255,8 +255,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(json.dumps({"rows": rows}, indent=2))
     else:
         print(format_table(rows))
-        print(f"\nrun directory: {run_dir}  (config.yaml, log.txt, metrics.jsonl, stages/*/"
-              f"reports: CMC curves and rank lists, per-epoch pseudo-label telemetry)")
+        print(f"\nrun directory: {run_dir}  (config.yaml, log.txt, metrics.jsonl with the "
+              f"per-epoch losses, metrics and pseudo-label telemetry, TensorBoard events in tb/, "
+              f"stages/*/model.pt)")
     say(f"reid demo finished in {time.time() - t0:.0f} s")
     return 0
 
