@@ -97,9 +97,6 @@ def test_python_dash_m(market_root: Path) -> None:
 
 
 def test_synth_then_check_roundtrip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    synth = pytest.importorskip("reid_data.synth")
-    if not hasattr(synth, "synthesize"):
-        pytest.skip("reid_data.synth.synthesize not available yet")
     assert main(["synth", "--out", str(tmp_path), "--ids", "6", "--seed", "1"]) == 0
     capsys.readouterr()
     assert main(["check", "market1501", "--root", str(tmp_path), "--json"]) == 0
