@@ -24,7 +24,6 @@ import torch
 from reid_mmt.pseudo import (
     PseudoLabelConfig,
     build_clusterer,
-    centroids,
     pseudo_label,
 )
 from reid_runner.config import ConfigError, MethodConfig
@@ -129,8 +128,9 @@ class _ClusteringMethod(Method):
         result = pseudo_label(ctx, self.clusterer, f, self.labels, self.samples)
         self.labels = np.asarray(result.labels, dtype=np.int64)
         self.num_clusters = result.num_clusters
-        # rows 0..#clusters-1 <- normalised centroids of the clustered features (all 4 nets)
-        cent = centroids(f, self.labels, self.num_clusters).to(ctx.device)
+        # rows 0..#clusters-1 <- normalised centroids of the clustered features (all 4 nets);
+        # reid-cluster computed them on rank 0 with the labels and broadcast them
+        cent = torch.as_tensor(result.centroids, dtype=torch.float32).to(ctx.device)
         for net in self.classifier_nets():
             net.init_classifier(cent)
         if c.reset_optimizer or not hasattr(self, "opt"):

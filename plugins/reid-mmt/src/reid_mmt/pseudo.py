@@ -92,12 +92,3 @@ def pseudo_label(ctx: StageContext, clusterer: Any, features: torch.Tensor,
         )
     return result
 
-
-def centroids(features: torch.Tensor, labels: np.ndarray, num_clusters: int) -> torch.Tensor:
-    """Mean feature of each cluster (rows 0..num_clusters-1), outliers ignored."""
-    lab = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    keep = lab >= 0
-    out = torch.zeros(num_clusters, features.shape[1], dtype=torch.float32)
-    out.index_add_(0, lab[keep], features[keep].float())
-    counts = torch.bincount(lab[keep], minlength=num_clusters).clamp_min(1).unsqueeze(1)
-    return out / counts
