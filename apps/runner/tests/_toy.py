@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reid_data import Market1501, Sample
 from reid_plugin import hookimpl
 from reid_runner import Method, MethodConfig
 
@@ -139,3 +140,99 @@ class ToyPlugin:
                                metrics: dict[str, Any]) -> None:
         self.calls.append(("reid_evaluation_finish", {"epoch": epoch, "dataset": dataset,
                                                       "model": model, "metrics": metrics}))
+
+
+# --------------------------------------------------------------------------- model selection
+
+
+class StripeNet(nn.Module):
+    """Eval feature: ``[alpha * mean colour of the top third, (1 - alpha) * of the bottom]``.
+
+    ``alpha`` is a buffer (saved with the weights): 1 looks only at the top stripe, 0 only at the
+    bottom one. A linear classifier on the feature is what training changes.
+    """
+
+    arch = "stripes"
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.register_buffer("alpha", torch.tensor(0.5))
+        self.fc = nn.Linear(6, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.shape[2]
+        top = x[:, :, : h // 3].mean((2, 3))
+        bottom = x[:, :, 2 * h // 3:].mean((2, 3))
+        return torch.cat([self.alpha * top, (1 - self.alpha) * bottom], 1)
+
+    def forward(self, x: torch.Tensor) -> Any:
+        f = self.features(x)
+        if not self.training:
+            return F.normalize(f, dim=1)
+        return {"pooled": f, "logits": self.fc(f)}
+
+
+@dataclass
+class ScriptedConfig(MethodConfig):
+    epochs: int = 3
+    iters: int = 1
+    #: ``StripeNet.alpha`` after each epoch: which stripe the evaluated network looks at.
+    alphas: list[float] = field(default_factory=lambda: [0.0, 1.0, 0.5])
+
+
+class Scripted(Toy):
+    """Trains a classifier, but the eval feature after epoch ``e`` is fixed by ``alphas[e]``."""
+
+    name = "scripted"
+    Config = ScriptedConfig
+    cfg: ScriptedConfig
+
+    def build(self, ctx: Any) -> None:
+        src = ctx.dataset("source")
+        self.net = StripeNet(src.num_train_pids).to(ctx.device)
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01)
+        self.labels = []
+
+    def epoch_start(self, ctx: Any, epoch: int) -> None:
+        self.labels = [s.pid for s in ctx.dataset("source").train]
+
+    def epoch_end(self, ctx: Any, epoch: int) -> None:
+        self.net.alpha.fill_(self.cfg.alphas[epoch])
+
+
+class StripesVal(Market1501):
+    """Market-1501 layout plus a labelled validation split (``val_query``/``val_gallery``, see
+    ``_synthetic.write_stripes``), published through :meth:`validation`."""
+
+    name = "stripes_val"
+    keys = ()
+    expected_stats = None
+
+    def load(self) -> None:
+        super().load()
+        self._val = (self._parse("val_query"), self._parse("val_gallery"))
+
+    def validation(self) -> tuple[list[Sample], list[Sample]] | None:
+        return self._val
+
+
+class SelectionPlugin:
+    """Registers the ``scripted`` method and the ``stripes_val`` dataset; records evaluations."""
+
+    reid_plugin_name = "selection-plugin"
+
+    def __init__(self) -> None:
+        self.evaluations: list[tuple[int, str, float]] = []
+
+    @hookimpl
+    def reid_register_methods(self) -> list[type]:
+        return [Scripted]
+
+    @hookimpl
+    def reid_register_datasets(self) -> list[type]:
+        return [StripesVal]
+
+    @hookimpl
+    def reid_evaluation_finish(self, ctx: Any, epoch: int, dataset: str, model: str,
+                               metrics: dict[str, Any]) -> None:
+        self.evaluations.append((epoch, dataset, metrics["mAP"]))

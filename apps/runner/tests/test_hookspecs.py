@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from reid_plugin.testing import (
     assert_hooks_documented,
     assert_hooks_have_docstrings,
     assert_hooks_tested,
+    hook_functions,
 )
 from reid_runner import ConfigError, execute, hookspecs
+from reid_runner._hooks import RunnerHooks
 from reid_runner.run import method_registry, prepare
 
 README = Path(__file__).parents[1] / "README.md"
@@ -34,6 +37,28 @@ def test_hooks_have_docstrings() -> None:
 
 def test_hooks_tested() -> None:
     assert_hooks_tested(hookspecs, Path(__file__).parent)
+
+
+def test_hook_facade_matches_the_specs() -> None:
+    """``RunnerHooks`` has one method per hook spec: same name, same parameters, keyword-only."""
+    specs = hook_functions(hookspecs)
+    assert {n for n in vars(RunnerHooks) if n.startswith("reid_")} == set(specs)
+    for name, fn in specs.items():
+        params = list(inspect.signature(getattr(RunnerHooks, name)).parameters.values())[1:]
+        assert [(p.name, p.kind) for p in params] == [
+            (p, inspect.Parameter.KEYWORD_ONLY) for p in inspect.signature(fn).parameters], name
+    hooks = RunnerHooks(make_plugin_manager([ToyPlugin()]))
+    with pytest.raises(TypeError):
+        hooks.reid_epoch_start(ctx=None, epcoh=0)  # type: ignore[call-arg]
+
+
+def test_runner_calls_hooks_only_through_the_facade() -> None:
+    src = Path(hookspecs.__file__).parent
+    # demo.py collects reid_demo_rows itself (RunnerHooks.reid_demo_rows offers the same)
+    direct = [f"{p.name}: {line.strip()}" for p in src.rglob("*.py")
+              if p.name not in ("_hooks.py", "demo.py")
+              for line in p.read_text().splitlines() if ".hook.reid_" in line]
+    assert not direct, direct
 
 
 # --------------------------------------------------------------------------- registration

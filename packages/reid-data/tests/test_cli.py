@@ -102,3 +102,22 @@ def test_synth_then_check_roundtrip(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["check", "market1501", "--root", str(tmp_path), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["splits"]["train"]["images"] > 0 and rep["splits"]["query"]["images"] > 0
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("--help", "-h"):
+        assert main([flag]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("usage: reid data [-h] {list,check,synth} ...")
+        for command, help_text in (("list", "list the registered datasets"),
+                                   ("check", "compare with the"), ("synth", "synthetic")):
+            assert f"    {command}" in out and help_text in out, command
+        assert "reid data check market1501 --root" in out  # examples
+    # a bare `reid data` is a usage error that still shows the commands
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "{list,check,synth}" in err and "list the registered datasets" in err
+    assert main(["check", "--help"]) == 0
+    assert "--root ROOT" in capsys.readouterr().out
+    assert main(["nosuch"]) == 2
+    assert "invalid choice: 'nosuch'" in capsys.readouterr().err

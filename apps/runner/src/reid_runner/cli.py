@@ -5,7 +5,7 @@
     reid eval MODEL.pt [MODEL2.pt ...] -d DATASET [--data-root DIR] [--rerank] [--ensemble]
     reid runs [OUT_DIR] [--json]
     reid plugins [--json]
-    reid data check|synth ...
+    reid data list|check|synth ...
 """
 
 from __future__ import annotations
@@ -319,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="list installed plugins, versions and the hooks they implement")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_plugins)
-    p = sub.add_parser("data", help="dataset tools: check a layout, generate synthetic data",
-                       add_help=False)
+    # listed for `reid --help`; main() hands `reid data ...` to reid-data before parsing
+    p = sub.add_parser("data", help="dataset tools: list, check a layout, generate synthetic data "
+                                    "(reid data --help)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_data)
     return parser
@@ -350,6 +351,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["data"]:
+        # everything after `data` is reid-data's, `--help` included (argparse's REMAINDER would
+        # reject a leading option such as `reid data --help`)
+        return _cmd_data(argparse.Namespace(rest=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv

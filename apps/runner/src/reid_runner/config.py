@@ -161,7 +161,8 @@ class MethodConfig:
     #: Datasets evaluated during training: ``source``, ``target`` or dataset names.
     eval_on: list[str] = field(default_factory=lambda: ["target"])
     #: Model selection: ``last`` (the last epoch) or ``val`` (best mAP on the labelled validation
-    #: split of the first ``eval_on`` dataset; an error if it has none). Never the test set.
+    #: split of the first ``eval_on`` dataset, validated every ``eval_every`` epochs, or every
+    #: epoch when ``eval_every`` is 0; an error if it has none). Never the test set.
     select: str = "last"
 
     def validate(self, where: str) -> None:

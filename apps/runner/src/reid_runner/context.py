@@ -14,12 +14,14 @@ import torch
 from torch import nn
 
 from reid_runner import _dist
+from reid_runner._hooks import RunnerHooks
 from reid_runner._streams import Stream, derive_seed
 
 if TYPE_CHECKING:
     import pluggy
 
     from reid_runner.config import MethodConfig, RunConfig
+    from reid_runner.evaluation import Forward
     from reid_runner.method import Method
     from reid_runner.output import Recorder
 
@@ -38,6 +40,11 @@ class RunInfo:
     #: Artifacts published so far: ``"<stage>.<name>" -> path``.
     artifacts: dict[str, str] = field(default_factory=dict)
     _datasets: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    #: The runner's hooks on ``pm``, typed and keyword-only (what the engine calls).
+    hooks: RunnerHooks = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.hooks = RunnerHooks(self.pm)
 
     def dataset(self, name: str, options: dict[str, Any] | None = None) -> Any:
         """Load (once per process) the dataset ``name`` from ``data.root``.
@@ -67,7 +74,7 @@ class StageContext:
 
     Attributes: ``run`` (:class:`RunInfo`), ``config`` (the whole :class:`RunConfig`),
     ``stage`` (the stage's validated method config), ``name`` (stage name), ``method`` (the
-    method instance), ``pm``, ``world`` (rank/size), ``device``, ``stage_dir``, ``log``,
+    method instance), ``pm``, ``hooks`` (the runner's hooks, typed), ``world`` (rank/size), ``device``, ``stage_dir``, ``log``,
     ``inputs`` (role -> resolved file path), ``seed``, ``epoch`` and ``iteration`` (0-based, of
     the step being run), ``amp`` (``None``, ``torch.bfloat16`` or ``torch.float16``).
     """
@@ -81,6 +88,7 @@ class StageContext:
         self.stage_dir = stage_dir
         self.inputs = inputs
         self.pm = run.pm
+        self.hooks = run.hooks
         self.world = run.world
         self.device = run.device
         self.log = run.log
@@ -127,10 +135,14 @@ class StageContext:
                 yield
 
     # ------------------------------------------------------------------ networks
-    def create_model(self, num_classes: int, pretrained: Any = None, **options: Any) -> nn.Module:
+    def create_model(self, num_classes: int, pretrained: Any = None, *, arch: str | None = None,
+                     **options: Any) -> nn.Module:
         """A ``reid_models.create_model`` network from the ``model`` section, on the device.
 
-        ``pretrained`` defaults to ImageNet weights when ``model.pretrained`` is true.
+        ``arch`` overrides ``model.arch`` (e.g. a method that builds the part variant
+        ``resnet50part`` of a ``resnet50`` run); ``model.options`` and ``options`` (which win)
+        are passed on. ``pretrained=None`` means ImageNet weights when ``model.pretrained`` is
+        true; ``False`` is a random initialisation, a path loads that file.
         """
         from reid_models import create_model
 
@@ -138,8 +150,8 @@ class StageContext:
         if pretrained is None:
             pretrained = "imagenet" if m.pretrained else None
         opts = {**m.options, **options}
-        net = create_model(m.arch, num_classes=num_classes, pretrained=pretrained, pm=self.pm,
-                           **opts)
+        net = create_model(arch or m.arch, num_classes=num_classes, pretrained=pretrained,
+                           pm=self.pm, **opts)
         return net.to(self.device)
 
     def forward(self, net: nn.Module, x: Any, *args: Any, **kwargs: Any) -> Any:
@@ -213,12 +225,20 @@ class StageContext:
         return st
 
     # ------------------------------------------------------------------ features and evaluation
-    def extract(self, nets: nn.Module | Sequence[nn.Module], samples: Sequence[Any],
-                **options: Any) -> torch.Tensor:
-        """Eval-mode features of ``samples`` on every rank (see ``evaluation.extract``)."""
+    def extract(self, nets: nn.Module | Sequence[nn.Module], samples: Sequence[Any], *,
+                flip: bool = False, normalize: bool = True, batch_size: int | None = None,
+                forward: Forward | None = None) -> Any:
+        """Eval-mode features of ``samples`` on every rank, sharded and gathered in order.
+
+        Several ``nets`` give their concatenated L2-normalised features (an ensemble).
+        ``forward(net, images)`` asks for other outputs of one network: when it returns a dict
+        (e.g. a part model's ``{"global": g, "parts": p}`` from ``net.extract_all_features``),
+        the result is a dict of gathered tensors. See :func:`reid_runner.evaluation.extract`.
+        """
         from reid_runner.evaluation import extract
 
-        return extract(self, nets, samples, **options)
+        return extract(self, nets, samples, flip=flip, normalize=normalize,
+                       batch_size=batch_size, forward=forward)
 
     def evaluate(self, nets: dict[str, nn.Module], datasets: Sequence[str] | None = None,
                  split: str = "test", **options: Any) -> dict[str, dict[str, Any]]:
@@ -242,8 +262,8 @@ class StageContext:
             self.run.recorder.write({"kind": "pseudo_labels", "stage": self.name,
                                      "epoch": self.epoch, **tel})
             self.run.recorder.scalars(f"{self.name}/pseudo_labels", tel, self.epoch)
-        self.pm.hook.reid_pseudo_labels_finish(ctx=self, epoch=self.epoch, labels=labels,
-                                               telemetry=tel)
+        self.hooks.reid_pseudo_labels_finish(ctx=self, epoch=self.epoch, labels=labels,
+                                             telemetry=tel)
 
     def log_scalars(self, values: dict[str, Any], prefix: str = "train") -> None:
         """Record numbers at the current global step (metrics.jsonl and TensorBoard; rank 0)."""

@@ -100,35 +100,83 @@ def read_model_artifact(path: str | Path) -> tuple[dict[str, Any], dict[str, dic
 
 
 def load_network(net: nn.Module, path: str | Path, name: str | None = None, *,
-                 skip_mismatched: tuple[str, ...] = ("classifier",)) -> dict[str, Any]:
+                 skip_mismatched: tuple[str, ...] = ("classifier",), pm: Any = None,
+                 log: Any = None) -> dict[str, Any]:
     """Load network ``name`` (or the only/first one) of a model file into ``net``.
 
     Keys containing one of ``skip_mismatched`` whose shape differs (a classifier of another
-    number of classes) are left as initialised; any other difference is a
-    :class:`CheckpointError` naming the file and the keys. Returns the artifact's meta.
+    number of classes) are left as initialised, and dropped when ``net`` has no such key (built
+    without a classifier); any other difference is a :class:`CheckpointError` naming the file
+    and the keys.
+
+    **A plain backbone into a model that extends it.** When the file holds another architecture
+    whose backbone ``net``'s backbone extends (``resnet50`` weights, e.g. from a ``pretrain``
+    stage, into ``resnet50part``, whose backbone class subclasses ``resnet50``'s; looked up in
+    the backbone registry of ``pm``), every ``backbone.*`` and ``head.*`` key of ``net`` must
+    come from the file with its shape (classifiers aside, as above), and the keys the extension
+    adds (the part BNNecks and part classifiers) keep their initialisation. A file of an
+    unrelated architecture is an error.
+
+    What happened to each key is stored as ``net.load_report`` (a
+    :class:`reid_models.weights.LoadReport`: ``loaded``; ``missing`` = the network's keys left
+    initialised because the file lacks them; ``mismatched`` = ``(key, file shape, network
+    shape)`` left initialised; ``ignored`` = file keys the network has no place for) and
+    logged on ``log`` (a ``logging.Logger``) when given. Returns the artifact's meta.
     """
+    from reid_models.weights import LoadReport
+
     meta, nets = read_model_artifact(path)
     if name is None:
         name = next(iter(nets))
     if name not in nets:
         raise CheckpointError(f"model file {path} has no network {name!r}; it has {sorted(nets)}")
     arch = getattr(net, "arch", None)
-    if arch is not None and meta.get("arch") not in (None, arch):
-        raise CheckpointError(
-            f"model file {path} holds a {meta.get('arch')!r} network but this stage builds "
-            f"{arch!r} (model.arch)"
-        )
+    file_arch = meta.get("arch")
+    extends = False
+    if arch is not None and file_arch not in (None, arch):
+        extends = _extends(net, file_arch, pm)
+        if not extends:
+            raise CheckpointError(
+                f"model file {path} holds a {file_arch!r} network but this stage builds "
+                f"{arch!r} (model.arch), which neither is nor extends it"
+            )
     state = dict(nets[name])
     own = net.state_dict()
+    report = LoadReport(f"network {name!r} of {path}")
     for k in list(state):
         if not any(s in k for s in skip_mismatched):
             continue
         if k not in own:
             del state[k]  # e.g. a classifier when the network is built without one
+            report.ignored.append(k)
         elif own[k].shape != state[k].shape:
+            report.mismatched.append((k, tuple(state[k].shape), tuple(own[k].shape)))
             state[k] = own[k]
+    if extends:
+        for k, v in own.items():
+            if k not in state and not k.startswith(("backbone.", "head.")):
+                state[k] = v  # a module the extension adds: keeps its initialisation
+                report.missing.append(k)
     checkpoint.load_state_strict(net, state, f"network {name!r} of {path}")
+    report.missing.sort()
+    report.ignored.sort()
+    kept = {k for k, *_ in report.mismatched} | set(report.missing)
+    report.loaded = sorted(k for k in state if k not in kept)
+    net.load_report = report
+    if log is not None:
+        log.info("loaded %s into %s", report.summary(), arch or type(net).__name__)
     return meta
+
+
+def _extends(net: nn.Module, file_arch: str, pm: Any) -> bool:
+    """Whether ``net``'s backbone is (a subclass of) the backbone class of ``file_arch``."""
+    from reid_models import backbone_registry
+
+    backbone = getattr(net, "backbone", None)
+    reg = backbone_registry(pm)
+    if backbone is None or file_arch not in reg:
+        return False
+    return isinstance(backbone, reg.get(file_arch))
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -163,8 +211,8 @@ def evaluate_nets(ctx: StageContext, nets: dict[str, nn.Module], datasets: list[
                 ctx.run.recorder.write({"kind": "eval", "stage": ctx.name, "epoch": ep,
                                         "dataset": key, "model": net_name, **m})
                 ctx.run.recorder.scalars(f"{ctx.name}/eval/{key}/{net_name}", m, ep)
-                ctx.pm.hook.reid_evaluation_finish(ctx=ctx, epoch=ep, dataset=key,
-                                                   model=net_name, metrics=m)
+                ctx.hooks.reid_evaluation_finish(ctx=ctx, epoch=ep, dataset=key, model=net_name,
+                                                 metrics=m)
     return results
 
 
@@ -257,7 +305,7 @@ def train_stage(ctx: StageContext, resume: bool) -> dict[str, Any]:
         engine_state = dict(state.get("engine") or engine_state)
         ctx.log.info("[%s] resumed from %s at epoch %d iteration %d", ctx.name, ckpt_path,
                      start_epoch, start_iter)
-    run.pm.hook.reid_stage_start(ctx=ctx)
+    run.hooks.reid_stage_start(ctx=ctx)
     ctx.epoch, ctx.iteration = start_epoch, start_iter
     last_eval: dict[str, Any] | None = None
     for epoch in range(start_epoch, cfg.epochs):
@@ -265,7 +313,7 @@ def train_stage(ctx: StageContext, resume: bool) -> dict[str, Any]:
         if start_iter == 0:
             ctx.iteration = 0
             m.epoch_start(ctx, epoch)
-            run.pm.hook.reid_epoch_start(ctx=ctx, epoch=epoch)
+            run.hooks.reid_epoch_start(ctx=ctx, epoch=epoch)
             engine_state["sums"], engine_state["count"] = {}, 0
         streams = m.data(ctx, epoch)
         for s in streams.values():
@@ -278,9 +326,10 @@ def train_stage(ctx: StageContext, resume: bool) -> dict[str, Any]:
         means = {k: v / max(engine_state["count"], 1) for k, v in engine_state["sums"].items()}
         epoch_metrics: dict[str, Any] = dict(means)
         last = epoch == cfg.epochs - 1
-        if (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0) or last:
-            if cfg.select == "val":
-                _select_on_validation(ctx, epoch, engine_state)
+        scheduled = bool(cfg.eval_every) and (epoch + 1) % cfg.eval_every == 0
+        if cfg.select == "val" and (scheduled or last or not cfg.eval_every):
+            _select_on_validation(ctx, epoch, engine_state)
+        if scheduled or last:
             if cfg.eval_every and not last:
                 last_eval = evaluate_nets(ctx, m.eval_models(), cfg.eval_on, "test")
                 epoch_metrics["eval"] = last_eval
@@ -290,7 +339,7 @@ def train_stage(ctx: StageContext, resume: bool) -> dict[str, Any]:
             run.recorder.write({"kind": "epoch", "stage": ctx.name, "epoch": epoch, **means})
             run.recorder.scalars(f"{ctx.name}/epoch", means, epoch)
             run.recorder.flush()
-        run.pm.hook.reid_epoch_finish(ctx=ctx, epoch=epoch, metrics=epoch_metrics)
+        run.hooks.reid_epoch_finish(ctx=ctx, epoch=epoch, metrics=epoch_metrics)
         _save_checkpoint(ctx, ckpt_path, epoch + 1, 0, scaler, engine_state)
     return _finish_training(ctx, engine_state)
 
@@ -306,7 +355,7 @@ def _run_iterations(ctx: StageContext, streams: dict[str, Any], epoch: int, star
     try:
         for it in range(start_iter, cfg.iters):
             ctx.iteration = it
-            run.pm.hook.reid_iteration_start(ctx=ctx, epoch=epoch, iteration=it)
+            run.hooks.reid_iteration_start(ctx=ctx, epoch=epoch, iteration=it)
             batch = to_device({k: s.next() for k, s in streams.items()}, ctx.device)
             opts = m.optimizers()
             for opt in opts.values():
@@ -330,7 +379,7 @@ def _run_iterations(ctx: StageContext, streams: dict[str, Any], epoch: int, star
             for k, v in values.items():
                 engine_state["sums"][k] = engine_state["sums"].get(k, 0.0) + v
             engine_state["count"] += 1
-            run.pm.hook.reid_iteration_finish(ctx=ctx, epoch=epoch, iteration=it, losses=values)
+            run.hooks.reid_iteration_finish(ctx=ctx, epoch=epoch, iteration=it, losses=values)
             lr = _lr(opts)
             rate = progress.update(_batch_images(batch) * ctx.world.size, values["loss"], lr)
             if ctx.is_main and rc.log_every and (it + 1) % rc.log_every == 0:
@@ -366,8 +415,10 @@ def _finish_training(ctx: StageContext, engine_state: dict[str, Any]) -> dict[st
     if cfg.select == "val" and engine_state.get("selection"):
         sel = engine_state["selection"]
         best = ctx.stage_dir / "best.pt"
+        _, states = read_model_artifact(best)
         for name, net in m.eval_models().items():
-            load_network(net, best, name)
+            # the stage's own file: exactly its networks, whatever their ``arch`` attribute says
+            checkpoint.load_state_strict(net, states[name], f"network {name!r} of {best}")
     else:
         sel = {"rule": "last", "epoch": cfg.epochs - 1,
                "note": "the last epoch's networks; no test set was used for selection"}

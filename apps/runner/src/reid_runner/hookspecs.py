@@ -255,7 +255,9 @@ def reid_evaluation_finish(
     :param epoch: 0-based epoch after which the evaluation ran (-1 outside training).
     :param dataset: ``<dataset name>/<split>`` (``test`` or ``val``).
     :param model: the evaluated network's name (e.g. ``model``, ``ema1``, ``ensemble``).
-    :param metrics: ``{"mAP": ..., "rank1": ..., "rank5": ..., "rank10": ..., "mINP": ...}``.
+    :param metrics: ``{"mAP", "rank1", "rank5", "rank10", "mINP", "cmc"}`` plus the protocol's
+        scalar results (``protocol``, ``camera_filter``, ``num_valid_queries``, VisDA's
+        ``mAP_all``, ...) and ``rerank`` (False or the re-ranking parameters).
     :returns: nothing.
 
     Rank contract:

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from reid_runner import _dist, checkpoint
+from reid_runner._hooks import RunnerHooks
 from reid_runner.config import (
-    CORE_SECTIONS,
     ConfigError,
     RunConfig,
     apply_overrides,
@@ -56,27 +56,12 @@ def _merge(a: dict[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 
 def method_registry(pm: Any) -> Any:
     """Every method class registered through ``reid_register_methods``."""
-    from reid_plugin import Registry
-
-    return Registry.from_hook(pm, "reid_register_methods", "method")
+    return RunnerHooks(pm).reid_register_methods()
 
 
 def plugin_sections(pm: Any) -> dict[str, type]:
     """Top-level config sections added by plugins (``reid_add_config_sections``)."""
-    out: dict[str, type] = {}
-    owner: dict[str, str] = {}
-    reserved = {*CORE_SECTIONS, "stages"}
-    for impl in pm.hook.reid_add_config_sections.get_hookimpls():
-        for name, cls in (impl.function() or {}).items():
-            if name in reserved or name in out:
-                who = owner.get(name, "the runner")
-                raise ConfigError(f"config section {name!r} of plugin {impl.plugin_name!r} is "
-                                  f"already defined by {who}")
-            if not dataclasses.is_dataclass(cls):
-                raise ConfigError(f"config section {name!r} of plugin {impl.plugin_name!r} must "
-                                  "be a dataclass")
-            out[name], owner[name] = cls, impl.plugin_name
-    return out
+    return RunnerHooks(pm).reid_add_config_sections()
 
 
 def prepare(raw: Mapping[str, Any], extra_plugins: Sequence[object] = ()) -> Prepared:
@@ -127,6 +112,15 @@ def check_resources(cfg: RunConfig, pm: Any, info: RunInfo | None = None) -> Non
 
     if any(st.method != "evaluate" for st in cfg.stages.values()):
         backbone_registry(pm).get(cfg.model.arch)
+    protocols = {n: st.protocol for n, st in cfg.stages.items() if getattr(st, "protocol", "")}
+    if protocols:
+        from reid_eval import protocol_registry
+
+        reg = protocol_registry(pm)
+        for sname, proto in protocols.items():
+            if proto not in reg:
+                raise ConfigError(f"stages.{sname}.protocol: unknown protocol {proto!r}; "
+                                  f"choices: {', '.join(reg.names())}")
     if info is None:
         return
     names: list[str] = []
@@ -147,6 +141,33 @@ def check_resources(cfg: RunConfig, pm: Any, info: RunInfo | None = None) -> Non
                 names.append(n)
     for n in names:
         info.dataset(n)
+    check_validation_splits(cfg, info)
+
+
+def check_validation_splits(cfg: RunConfig, info: RunInfo) -> None:
+    """Stages that select on (``select: val``) or evaluate (``split: val``) a validation split
+    name datasets that have one: otherwise a :class:`ConfigError` naming the key and dataset."""
+    from reid_runner.evaluation import no_validation_message, validation_split
+
+    d = cfg.data
+    for sname, st in cfg.stages.items():
+        needs: list[tuple[str, str]] = []
+        if st.select == "val":
+            if not st.eval_on:
+                raise ConfigError(f"stages.{sname}.select: val selects on the validation split "
+                                  f"of eval_on[0], but stages.{sname}.eval_on is empty")
+            needs.append((f"stages.{sname}.select: val", st.eval_on[0]))
+        if getattr(st, "split", "test") == "val":
+            needs += [(f"stages.{sname}.split: val", n) for n in st.eval_on
+                      if not (n in ("source", "target") and not getattr(d, n))]
+        for key, name in needs:
+            if name in ("source", "target") and not getattr(d, name):
+                raise ConfigError(f"{key}: its dataset is data.{name}, which is not set")
+            ds = info.dataset(name)
+            if validation_split(ds) is None:
+                role = f" ({name})" if name in ("source", "target") else ""
+                raise ConfigError(f"{key}: {no_validation_message(ds)}{role}; use select: last "
+                                  "(or split: test), or a dataset with a validation split")
 
 
 def resolve_run_dir(cfg: RunConfig, run_dir: str | Path | None = None) -> Path:
@@ -200,13 +221,13 @@ def execute(raw: Mapping[str, Any], *, resume: bool = False, run_dir: str | Path
         _dist.barrier()
         log.info("run %s: %d stage(s) [%s], %d process(es) on %s", cfg.run.name, len(cfg.stages),
                  ", ".join(cfg.stages), world.size, device)
-        pm.hook.reid_run_start(run=info)
+        info.hooks.reid_run_start(run=info)
         summary: dict[str, Any] = {"run": cfg.run.name, "stages": {}}
         for sname, st in cfg.stages.items():
             summary["stages"][sname] = _run_stage(info, sname, st, prep.methods[st.method], resume)
         if world.is_main:
             (rdir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-        pm.hook.reid_run_finish(run=info, summary=summary)
+        info.hooks.reid_run_finish(run=info, summary=summary)
         recorder.close()
         return summary
     finally:
@@ -280,11 +301,11 @@ def _run_stage(info: RunInfo, sname: str, st: Any, method_cls: type,
     if method.trains:
         result = train_stage(ctx, resume)
     else:
-        info.pm.hook.reid_stage_start(ctx=ctx)
+        info.hooks.reid_stage_start(ctx=ctx)
         result = method.run(ctx)
         result.setdefault("artifacts", {})
         result["artifacts"] = {k: str(v) for k, v in result["artifacts"].items()}
-    info.pm.hook.reid_stage_finish(ctx=ctx, result=result)
+    info.hooks.reid_stage_finish(ctx=ctx, result=result)
     record = {"stage": sname, "method": st.method, "config": stage_cfg, **result}
     if info.world.is_main:
         tmp = done.with_suffix(".tmp")

@@ -73,7 +73,8 @@ class ReidDataset:
     stored in :attr:`dataset_dir`.
 
     Attributes after construction: ``train``, ``query``, ``gallery`` (lists of :class:`Sample`),
-    ``extra_splits`` (named additional splits), ``has_camids``, ``num_train_pids``,
+    ``extra_splits`` (named additional splits; :meth:`validation` finds the labelled validation
+    pair among them), ``has_camids``, ``num_train_pids``,
     ``official_stats`` (expected ``split_stats`` per split, ``None`` fields unknown, or ``None``),
     ``layout`` (label of the detected :class:`Layout`) and ``notes`` (remarks ``reid data check``
     prints, e.g. which MSMT17 version was found).
@@ -178,6 +179,23 @@ class ReidDataset:
         """``train``, ``query``, ``gallery`` then the extra splits, by name."""
         return {"train": self.train, "query": self.query, "gallery": self.gallery,
                 **self.extra_splits}
+
+    def validation(self) -> tuple[list[Sample], list[Sample]] | None:
+        """The labelled validation split ``(query, gallery)`` for model selection, or ``None``.
+
+        Model selection (the runner's ``select: val``) uses this split and never the test split.
+        The default finds a pair of extra splits ``<prefix>validation_query`` /
+        ``<prefix>validation_gallery`` (VisDA-2020: ``target_validation_query`` /
+        ``target_validation_gallery``; the first prefix in sorted order wins). A dataset whose
+        validation data lives elsewhere overrides this method; one without labelled validation
+        data returns ``None``.
+        """
+        for key in sorted(self.extra_splits):
+            if key.endswith("validation_query"):
+                gallery = key[: -len("query")] + "gallery"
+                if gallery in self.extra_splits:
+                    return list(self.extra_splits[key]), list(self.extra_splits[gallery])
+        return None
 
     def stats(self) -> dict[str, dict[str, int]]:
         """:func:`split_stats` of ``train``, ``query`` and ``gallery``."""

@@ -34,10 +34,24 @@ def _parse_option(text: str) -> tuple[str, Any]:
     return key.strip().replace("-", "_"), parsed
 
 
+EXAMPLES = """examples:
+  reid data list
+  reid data check market1501 --root ~/data [--json] [--strict]
+  reid data check msmt17 --root ~/data -o version=v2
+  reid data synth --out demo-data --style target --ids 50
+
+'reid data COMMAND --help' describes a command's options."""
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reid data",
-                                     description="Datasets: check layouts, write synthetic data.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="reid data", description="Datasets: check layouts, write synthetic data.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", title="commands")
+
+    lst = sub.add_parser("list", help="list the registered datasets")
+    lst.add_argument("-p", "--plugin", action="append", default=[], metavar="NAME",
+                     help="also list this plugin's datasets (repeatable)")
 
     check = sub.add_parser("check", help="count images/ids/cameras per split and compare with "
                                          "the official statistics")
@@ -57,9 +71,6 @@ def _build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--modality", choices=("rgb", "rgb-ir"), default="rgb")
     synth.add_argument("--ids", type=int, default=None, help="number of identities")
     synth.add_argument("--seed", type=int, default=0)
-
-    lst = sub.add_parser("list", help="list the registered datasets")
-    lst.add_argument("-p", "--plugin", action="append", default=[], metavar="NAME")
     return parser
 
 
@@ -162,9 +173,13 @@ def _list(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``reid data`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    parser = _build_parser()
     try:
-        args = _build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # --help or a usage error: return the code instead of exiting
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if args.command is None:  # bare `reid data`: say what the commands are
+        parser.print_help(sys.stderr)
+        return 2
     handler = {"check": _check, "synth": _synth, "list": _list}[args.command]
     return handler(args)

@@ -79,7 +79,7 @@ class Evaluate(Method):
                     continue
                 net = create_model(arch, num_classes=0, pretrained=None, pm=ctx.pm,
                                    **ctx.config.model.options).to(ctx.device)
-                load_network(net, path, net_name)
+                load_network(net, path, net_name, pm=ctx.pm)
                 net.eval()
                 label = net_name if len(ctx.inputs) == 1 else f"{role}.{net_name}"
                 nets[label] = net

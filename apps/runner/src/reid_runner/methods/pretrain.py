@@ -89,7 +89,8 @@ class Pretrain(Method):
         if "init" in ctx.inputs:  # optional warm start from another model file
             from reid_runner.engine import load_network
 
-            load_network(self.net, ctx.inputs["init"])
+            load_network(self.net, ctx.inputs["init"], pm=ctx.pm,
+                         log=ctx.log if ctx.is_main else None)
         self.net.train()
         c = self.cfg
         self.opt = torch.optim.Adam(
