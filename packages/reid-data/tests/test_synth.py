@@ -19,7 +19,7 @@ TINY = {"ids": 6, "image_size": (32, 16), "images_per_camera": 2, "workers": 1}
 
 def _digest(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
 
 
 def _parse(folder: Path) -> list[tuple[int, int]]:
@@ -158,3 +158,19 @@ def test_target_gap_scales_the_imaging_degradations(tmp_path: Path) -> None:
         and "gap" not in json.loads((tmp_path / "s" / "meta.json").read_text())["params"]  # ignored
     with pytest.raises(ValueError, match="gap=1.5"):
         synthesize(tmp_path / "bad", style="target", gap=1.5, **TINY)
+
+
+def _synth_tiny(out: str) -> str:
+    return str(synthesize(out, ids=6, cameras=2, images_per_camera=1, image_size=(32, 16), workers=1))
+
+
+def test_concurrent_generation_of_one_folder(tmp_path: Path) -> None:
+    """Two demos started at once: one process generates, the others wait and reuse it."""
+    import multiprocessing as mp
+
+    out = str(tmp_path / "d")
+    with mp.get_context("spawn").Pool(3) as pool:
+        assert pool.map(_synth_tiny, [out] * 3) == [out] * 3
+    meta = json.loads((tmp_path / "d" / "meta.json").read_text())
+    assert meta["files"] == sum(1 for _ in (tmp_path / "d").rglob("*.jpg"))
+    assert not list((tmp_path / "d").glob(".*.partial"))

@@ -13,6 +13,8 @@ import os
 import shutil
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ from ._layout import (
 )
 
 GENERATOR = "reid_data.synth"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MODALITIES = ("rgb", "rgb-ir")
 META = "meta.json"
 
@@ -180,6 +182,32 @@ def synthesize(out: str | os.PathLike[str], style: str = "source", modality: str
     if gap != 1.0:  # absent at the default, so datasets cached before the option stay valid
         params["gap"] = gap
     folder = MARKET_DIR if modality == "rgb" else SYSU_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    with _locked(out):  # another process generating the same folder finishes first
+        return _synthesize_locked(out, params, folder, style, modality, ids, seed, cameras, images_per_camera,
+                                  size, queries_per_id, distractors, junk, workers, gap)
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """An exclusive inter-process lock on ``out/.lock`` (POSIX ``flock``; no-op elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: concurrent generation into one folder is not guarded
+        yield
+        return
+    with open(out / ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _synthesize_locked(out: Path, params: dict[str, Any], folder: str, style: str, modality: str, ids: int,
+                       seed: int, cameras: int, images_per_camera: int, size: tuple[int, int],
+                       queries_per_id: int, distractors: int, junk: int, workers: int | None,
+                       gap: float) -> Path:
     old = _read_meta(out)
     if old is not None and old.get("params") == params and old.get("version") == GENERATOR_VERSION \
             and _is_complete(out, old):
@@ -187,7 +215,6 @@ def synthesize(out: str | os.PathLike[str], style: str = "source", modality: str
     if (out / folder).exists() and (old is None or old.get("folder") != folder):
         raise FileExistsError(f"{out / folder} exists and was not written by {GENERATOR} "
                               f"(no matching {out / META}); refusing to overwrite it")
-    out.mkdir(parents=True, exist_ok=True)
     if old is not None:
         (out / META).unlink(missing_ok=True)
         shutil.rmtree(out / old["folder"], ignore_errors=True)
