@@ -15,9 +15,10 @@ FEATURE_DIMS = {
     "resnet50_ibn_a": 2048, "resnet50_ibn_b": 2048, "resnet101_ibn_a": 2048,
     "resnext101_ibn_a": 2048, "densenet169_ibn_a": 1664,
     "resnest50": 2048, "resnest101": 2048, "resnet50_two_stream": 2048,
+    "resnet_mini": 256, "resnet_minipart": 256,
 }
 #: Feature-map size at 64x32 input (last stride 1 by default; ResNeSt keeps 2; DenseNet /32).
-MAP_SIZES = {"resnest50": (2, 1), "resnest101": (2, 1), "densenet169_ibn_a": (2, 1)}
+MAP_SIZES = {"resnet_mini": (8, 4), "resnet_minipart": (8, 4), "resnest50": (2, 1), "resnest101": (2, 1), "densenet169_ibn_a": (2, 1)}
 SLOW = {"resnet101", "resnest101", "resnext101_ibn_a", "densenet169_ibn_a", "resnet101_ibn_a"}
 
 ARCHS = [pytest.param(a, marks=pytest.mark.slow) if a in SLOW else a
@@ -62,3 +63,13 @@ def test_architecture_contract(arch: str, pm) -> None:
         feat = model(x, **kwargs)
     assert feat.shape == (4, dim)
     torch.testing.assert_close(feat.norm(dim=1), torch.ones(4))
+
+
+def test_resnet_mini_options() -> None:
+    net = rm.create_model("resnet_mini", num_classes=3, pretrained=None, widths=(8, 16, 24, 40),
+                          blocks=(1, 2, 1, 1), last_stride=2)
+    assert net.backbone.feature_dim == 40
+    assert len(net.backbone.layer2) == 2
+    assert net.backbone(torch.zeros(2, 3, 64, 32)).shape == (2, 40, 4, 2)
+    with pytest.raises(ValueError, match="widths and blocks need 4"):
+        rm.create_model("resnet_mini", num_classes=3, pretrained=None, blocks=(1, 1))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 def reid_register_backbones() -> list[type[Backbone]]:
     from reid_models.backbones.densenet_ibn import DenseNet169IBNa
     from reid_models.backbones.ibn import ResNet50IBNa, ResNet50IBNb, ResNet101IBNa, ResNeXt101IBNa
+    from reid_models.backbones.mini import ResNetMini, ResNetMiniPart
     from reid_models.backbones.resnest import ResNeSt50, ResNeSt101
     from reid_models.backbones.resnet import (
         ResNet18,
@@ -30,7 +31,8 @@ def reid_register_backbones() -> list[type[Backbone]]:
     return [
         ResNet18, ResNet34, ResNet50, ResNet101, ResNet50Part, ResNet18Part,
         ResNet50IBNa, ResNet50IBNb, ResNet101IBNa, ResNeXt101IBNa, DenseNet169IBNa,
-        ResNeSt50, ResNeSt101, TwoStreamResNet50,
+        ResNeSt50, ResNeSt101, TwoStreamResNet50, ResNetMini,
+        ResNetMiniPart,
     ]
 
 
