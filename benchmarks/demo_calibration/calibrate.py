@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -231,7 +232,7 @@ def cluster_baseline(args: argparse.Namespace, model: torch.nn.Module, tgt: Any,
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--parts", default="gen,src,tgt,cluster")
-    p.add_argument("--data", default="/tmp/reid_demo_calibration")
+    p.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "reid_demo_calibration"))
     p.add_argument("--ids", type=int, default=200, help="identities per domain (half train, half test)")
     p.add_argument("--cameras", type=int, default=6)
     p.add_argument("--ipc", type=int, default=4, help="images per identity per camera")

@@ -1,9 +1,13 @@
 """Benchmark reid-eval's evaluation and re-ranking against straightforward references.
 
-Every case runs in a fresh subprocess and reports wall time and peak RSS (``ru_maxrss``); inputs
-are synthetic re-ID-like data (L2-normalised features clustered around identity centres, with a
-camera offset), generated once into a cache directory and loaded by each case, so the peak
-includes the inputs (their size is printed too).
+Every case runs in a fresh subprocess and reports the operation's wall and CPU seconds, the
+process's peak RSS (``peak_rss_GB``, ``ru_maxrss``: also whatever the case does after the
+operation), the peak during the operation alone (``op_peak_GB``: the high-water mark is reset
+just before it; inputs, runtime and output included) and what the operation added to the
+resident set it started from (``op_extra_GB``: beyond the loaded inputs and the ~0.65 GB
+torch/numba runtime). Inputs are synthetic re-ID-like data (L2-normalised features clustered
+around identity centres, with a camera offset), generated once into a cache directory and loaded
+by each case (their size is printed too).
 
     python benchmarks/eval/bench_eval.py --list
     python benchmarks/eval/bench_eval.py eval-ours-market eval-ref-market
@@ -21,12 +25,13 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-CACHE = Path(os.environ.get("BENCH_EVAL_CACHE", "/tmp/bench_eval_cache"))
+CACHE = Path(os.environ.get("BENCH_EVAL_CACHE") or Path(tempfile.gettempdir()) / "bench_eval_cache")
 SIZES = {
     "market": dict(nq=3368, ng=15913, ids=751, cams=6),
     "msmt": dict(nq=11659, ng=82161, ids=3060, cams=15),
@@ -187,14 +192,46 @@ def reference_rerank(q_g_dist, q_q_dist, g_g_dist, k1=20, k2=6, lambda_value=0.3
 # --------------------------------------------------------------------------- cases
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class _Op:
+    """Wall / CPU time of one operation and its own peak RSS: the high-water mark is reset
+    (``/proc/self/clear_refs``) just before it, so ``op_peak_GB`` is the process's peak during
+    the operation (inputs, runtime and output included) and ``op_extra_GB`` what the operation
+    added on top of the resident set it started from (the inputs already loaded)."""
+
+    def __enter__(self) -> _Op:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+        self.rss0 = _status_kb("VmRSS")
+        self.t, self.c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.t
+        self.cpu_seconds = time.process_time() - self.c
+        hwm = _status_kb("VmHWM")
+        self.figures = {"seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
+                        "op_peak_GB": hwm / 1e6, "op_extra_GB": (hwm - self.rss0) / 1e6}
+
+
 def case_eval_ours(size: str, dim: int) -> dict:
     from reid_eval import evaluate_rank
 
     d = cached(size, dim, ("q_g",))
     distmat, qp, gp, qc, gc = load(d, "q_g", "qp", "gp", "qc", "gc")
-    t, c = time.perf_counter(), time.process_time()
-    r = evaluate_rank(distmat, qp, gp, qc, gc)
-    return {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c, "mAP": r["mAP"],
+    with _Op() as op:
+        r = evaluate_rank(distmat, qp, gp, qc, gc)
+    return {**op.figures, "mAP": r["mAP"],
             "R1": float(r["cmc"][0]), "mINP": r["mINP"], "input_GB": distmat.nbytes / 1e9}
 
 
@@ -219,9 +256,9 @@ def case_eval_chunked(size: str, dim: int) -> dict:
 
     d = cached(size, dim)
     qf, gf, qp, gp, qc, gc = load(d, "qf", "gf", "qp", "gp", "qc", "gc")
-    t, c = time.perf_counter(), time.process_time()
-    r = evaluate_features(qf, gf, qp, gp, qc, gc)
-    return {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c, "mAP": r["mAP"],
+    with _Op() as op:
+        r = evaluate_features(qf, gf, qp, gp, qc, gc)
+    return {**op.figures, "mAP": r["mAP"],
             "R1": float(r["cmc"][0]), "mINP": r["mINP"], "input_GB": (qf.nbytes + gf.nbytes) / 1e9,
             "includes": "distance GEMM"}
 
@@ -243,13 +280,12 @@ def case_rerank_dense(size: str, dim: int, ours: bool) -> dict:
     warm = _warm_up() if ours else 0.0
     d = cached(size, dim, ("q_g", "q_q", "g_g"))
     q_g, q_q, g_g, qp, gp, qc, gc = load(d, "q_g", "q_q", "g_g", "qp", "gp", "qc", "gc")
-    t, c = time.perf_counter(), time.process_time()
-    out = re_ranking(q_g, q_q, g_g) if ours else reference_rerank(q_g, q_q, g_g)
-    sec, cpu = time.perf_counter() - t, time.process_time() - c
+    with _Op() as op:
+        out = re_ranking(q_g, q_q, g_g) if ours else reference_rerank(q_g, q_q, g_g)
     r = evaluate_rank(out, qp, gp, qc, gc)
-    return {"seconds": sec, "cpu_seconds": cpu, "mAP_after": r["mAP"], "R1_after": float(r["cmc"][0]),
-            "input_GB": (q_g.nbytes + q_q.nbytes + g_g.nbytes) / 1e9,
-            "checksum": float(np.float64(out).sum()), "warm_up_seconds": warm}
+    return {**op.figures, "mAP_after": r["mAP"], "R1_after": float(r["cmc"][0]),
+            "input_GB": (q_g.nbytes + q_q.nbytes + g_g.nbytes) / 1e9, "output_GB": out.nbytes / 1e9,
+            "checksum": float(out.sum(dtype=np.float64)), "warm_up_seconds": warm}
 
 
 def case_rerank_features(size: str, dim: int) -> dict:
@@ -258,13 +294,12 @@ def case_rerank_features(size: str, dim: int) -> dict:
     warm = _warm_up()
     d = cached(size, dim)
     qf, gf, qp, gp, qc, gc = load(d, "qf", "gf", "qp", "gp", "qc", "gc")
-    t, c = time.perf_counter(), time.process_time()
-    out = rerank_features(make_context(qf, gf))
-    sec, cpu = time.perf_counter() - t, time.process_time() - c
+    with _Op() as op:
+        out = rerank_features(make_context(qf, gf))
     r = evaluate_rank(out, qp, gp, qc, gc)
-    return {"seconds": sec, "cpu_seconds": cpu, "mAP_after": r["mAP"], "R1_after": float(r["cmc"][0]),
+    return {**op.figures, "mAP_after": r["mAP"], "R1_after": float(r["cmc"][0]),
             "input_GB": (qf.nbytes + gf.nbytes) / 1e9, "output_GB": out.nbytes / 1e9,
-            "includes": "all distance GEMMs", "checksum": float(np.float64(out).sum()),
+            "includes": "all distance GEMMs", "checksum": float(out.sum(dtype=np.float64)),
             "warm_up_seconds": warm}
 
 
@@ -274,9 +309,9 @@ def case_rerank_eval_chunked(size: str, dim: int) -> dict:
     warm = _warm_up()
     d = cached(size, dim)
     qf, gf, qp, gp, qc, gc = load(d, "qf", "gf", "qp", "gp", "qc", "gc")
-    t, c = time.perf_counter(), time.process_time()
-    r = evaluate_features(qf, gf, qp, gp, qc, gc, rerank=True)
-    return {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c, "mAP_after": r["mAP"],
+    with _Op() as op:
+        r = evaluate_features(qf, gf, qp, gp, qc, gc, rerank=True)
+    return {**op.figures, "mAP_after": r["mAP"],
             "R1_after": float(r["cmc"][0]),
             "input_GB": (qf.nbytes + gf.nbytes) / 1e9, "includes": "GEMMs + re-ranking + evaluation",
             "warm_up_seconds": warm}

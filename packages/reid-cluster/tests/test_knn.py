@@ -73,3 +73,35 @@ def test_unknown_backend_lists_choices():
         knn(np.eye(3, dtype=np.float32), 1, "annoy")
     with pytest.raises(ValueError, match="bf16"):
         TorchKnn(search_dtype="int8")
+
+
+def test_dense_topk_and_stream_match_a_sort():
+    from reid_cluster.knn import StreamTopK, dense_topk
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(70, 300)).astype(np.float32)
+    a[3, 10:20] = 0.25  # exact ties: broken by column index, like a stable sort
+    for absolute in (False, True):
+        key = np.abs(a) if absolute else a
+        order = np.argsort(key, axis=1, kind="stable")[:, :12]
+        vals, idx, mx = dense_topk(a, 12, absolute=absolute)
+        assert np.array_equal(idx, order) and np.array_equal(vals, np.take_along_axis(key, order, 1))
+        assert np.array_equal(mx, key.max(1))
+    # fed by row blocks and by column blocks (read in memory order), lists = columns of b
+    b = rng.normal(size=(90, 40)).astype(np.float32)
+    st = StreamTopK(40, 5, absolute=True)
+    st.offer(b[:50], 0, 0, by_columns=True)
+    st.offer(b[50:].T.copy(), 0, 50)  # rows of the transpose: list i, candidates 50..89
+    vals, idx, mx = st.result()
+    ref = np.argsort(np.abs(b).T, axis=1, kind="stable")[:, :5]
+    assert np.array_equal(idx, ref) and np.array_equal(mx, np.abs(b).max(0))
+    with pytest.raises(ValueError, match="outside"):
+        st.offer(b, 10, 0, by_columns=True)
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp32"])
+def test_symmetric_blocks_equal_one_block(feats, dtype):
+    # many upper-triangle strips (lower triangle reached through the columns) == one block
+    d0, i0 = TorchKnn(search_dtype=dtype, chunk_bytes=1 << 30).search(feats[:700], 12)
+    d1, i1 = TorchKnn(search_dtype=dtype, chunk_bytes=40_000).search(feats[:700], 12)
+    assert np.array_equal(i0, i1) and np.array_equal(d0, d1)

@@ -71,3 +71,25 @@ def test_bad_inputs():
         k_reciprocal_encoding(np.zeros((2, 2), int), np.zeros((2, 2)), 1, 1, weighting="x")
     with pytest.raises(ValueError, match="outside"):
         k_reciprocal_encoding(np.full((2, 2), -1), np.zeros((2, 2)), 1, 1)
+
+
+def test_jaccard_rows_equals_per_call_and_dense(densify):
+    from reid_cluster.kreciprocal import JaccardRows
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 6)).astype(np.float32)
+    d = ((x[:, None] - x[None]) ** 2).sum(-1)
+    rank = np.argsort(d, axis=1, kind="stable")[:, :11]
+    v = k_reciprocal_encoding(rank, np.take_along_axis(d, rank, 1), 10, 4, weighting="exp",
+                              pair_distance=lambda a, b: d[a, b])
+    jr = JaccardRows(v)
+    full = jaccard_from_encoding(v)
+    rows = np.array([5, 0, 299, 17])
+    part = jr(rows, clip_negative=False)
+    assert part.has_sorted_indices and (part.data < 1).all()
+    assert np.array_equal(densify(part), densify(jaccard_from_encoding(v, rows, clip_negative=False)))
+    # dense reference: 1 - m / (2 - m), m = sum_k min(V_ik, V_jk)
+    vd = v.toarray().astype(np.float64)
+    m = np.minimum(vd[:, None, :], vd[None, :, :]).sum(-1)
+    ref = np.maximum(1 - m / (2 - m), 0)
+    assert np.abs(densify(full) - np.minimum(ref, 1)).max() < 1e-6

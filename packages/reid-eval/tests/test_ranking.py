@@ -91,3 +91,16 @@ def test_torch_input_and_short_gallery():
     d = torch.tensor([[0.3, 0.1]])
     r = evaluate_rank(d, torch.tensor([1]), torch.tensor([1, 2]), max_rank=5)
     np.testing.assert_allclose(r["cmc"], [0, 1, 1, 1, 1])  # ranks beyond the gallery stay 1
+
+
+def test_block_distance_slice_equals_index_columns():
+    from reid_eval import block_distance, make_context
+
+    rng = np.random.default_rng(3)
+    ctx = make_context(rng.normal(size=(7, 16)), rng.normal(size=(40, 16)))
+    rows = torch.arange(2, 6)
+    by_slice = block_distance(ctx, rows, slice(7, 47))
+    by_index = block_distance(ctx, rows, torch.arange(7, 47))
+    assert torch.equal(by_slice, by_index)
+    assert torch.equal(by_slice, pairwise_distance(ctx.features[2:6], ctx.features[7:]))
+    assert torch.equal(block_distance(ctx, rows, None), pairwise_distance(ctx.features[2:6], ctx.features))

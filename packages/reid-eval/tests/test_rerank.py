@@ -90,3 +90,18 @@ def test_uses_the_shared_reid_cluster_kernel(monkeypatch):
     f = torch.nn.functional.normalize(torch.randn(30, 8), dim=1)
     rerank_features(make_context(f[:5], f[5:]), None, 6, 3, 0.3)
     assert calls == ["exp"]
+
+
+def test_asymmetric_matrices_match_dense_original():
+    # the original normalises and ranks the columns of the input: asymmetric q_q / g_g (e.g. a
+    # distance hook that is not symmetric) must give its result too
+    rng = np.random.default_rng(7)
+    q_g = rng.random((9, 31)).astype(np.float32) + 0.1
+    q_q = rng.random((9, 9)).astype(np.float32) + 0.1
+    g_g = rng.random((31, 31)).astype(np.float32) + 0.1
+    np.fill_diagonal(q_q, 0)
+    np.fill_diagonal(g_g, 0)
+    ref = _dense_original(q_g, q_q, g_g, 5, 3, 0.3)
+    np.testing.assert_allclose(re_ranking(q_g, q_q, g_g, 5, 3, 0.3), ref, atol=1e-5)
+    np.testing.assert_allclose(re_ranking(q_g, q_q, g_g, 5, 3, 0.3, block_bytes=40 * 8 * 3), ref,
+                               atol=1e-5)

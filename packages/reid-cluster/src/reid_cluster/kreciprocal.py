@@ -39,8 +39,11 @@ from collections.abc import Callable
 import numba
 import numpy as np
 import scipy.sparse as sp
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
-__all__ = ["k_reciprocal_encoding", "jaccard_from_encoding", "k_reciprocal_sets"]
+__all__ = ["k_reciprocal_encoding", "jaccard_from_encoding", "k_reciprocal_sets", "JaccardRows"]
 
 PairDistance = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -68,49 +71,60 @@ def _reciprocal_padded(nn_idx: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarr
 
 
 @numba.njit(cache=True, nogil=True)
-def _expand_row(i, r1, l1, rh, lh, buf):  # type: ignore[no-untyped-def]
-    """Fill ``buf`` with the sorted unique expanded set of row ``i``; return its length."""
+def _expand_row(i, r1, l1, rh, lh, stamp, seen, buf):  # type: ignore[no-untyped-def]
+    """Fill ``buf`` with the sorted unique expanded set of row ``i``; return its length.
+
+    ``stamp[m] == i`` marks the members of R(i, k1) and ``seen[m] == i`` those already in
+    ``buf`` (per-thread arrays, never cleared: rows are distinct), so a half set's overlap
+    costs one look-up per member and only unique members are sorted.
+    """
     n = 0
     for a in range(l1[i]):
-        buf[n] = r1[i, a]
-        n += 1
+        m = r1[i, a]
+        stamp[m] = i
+        if seen[m] != i:
+            seen[m] = i
+            buf[n] = m
+            n += 1
     for a in range(l1[i]):
         cand = r1[i, a]
         lc = lh[cand]
         inter = 0
         for b in range(lc):
-            m = rh[cand, b]
-            for e in range(l1[i]):
-                if r1[i, e] == m:
-                    inter += 1
-                    break
+            if stamp[rh[cand, b]] == i:
+                inter += 1
         if inter > (2.0 / 3.0) * lc:
             for b in range(lc):
-                buf[n] = rh[cand, b]
-                n += 1
-    s = np.sort(buf[:n])
-    u = 0
-    for a in range(n):
-        if a == 0 or s[a] != s[a - 1]:
-            buf[u] = s[a]
-            u += 1
-    return u
+                m = rh[cand, b]
+                if seen[m] != i:
+                    seen[m] = i
+                    buf[n] = m
+                    n += 1
+    buf[:n].sort()
+    return n
 
 
 @numba.njit(cache=True, parallel=True)
-def _expanded_sets(r1, l1, rh, lh):  # type: ignore[no-untyped-def]
+def _expanded_sets(r1, l1, rh, lh, nchunks):  # type: ignore[no-untyped-def]
     n = r1.shape[0]
     width = r1.shape[1] + r1.shape[1] * rh.shape[1]
     counts = np.zeros(n + 1, dtype=np.int64)
-    for i in numba.prange(n):
+    step = (n + nchunks - 1) // nchunks
+    for c in numba.prange(nchunks):
         buf = np.empty(width, dtype=np.int64)
-        counts[i + 1] = _expand_row(i, r1, l1, rh, lh, buf)
+        stamp = np.full(n, -1, dtype=np.int64)
+        seen = np.full(n, -1, dtype=np.int64)
+        for i in range(c * step, min(n, (c + 1) * step)):
+            counts[i + 1] = _expand_row(i, r1, l1, rh, lh, stamp, seen, buf)
     indptr = np.cumsum(counts)
     indices = np.empty(indptr[n], dtype=np.int64)
-    for i in numba.prange(n):
+    for c in numba.prange(nchunks):
         buf = np.empty(width, dtype=np.int64)
-        u = _expand_row(i, r1, l1, rh, lh, buf)
-        indices[indptr[i] : indptr[i] + u] = buf[:u]
+        stamp = np.full(n, -1, dtype=np.int64)
+        seen = np.full(n, -1, dtype=np.int64)
+        for i in range(c * step, min(n, (c + 1) * step)):
+            u = _expand_row(i, r1, l1, rh, lh, stamp, seen, buf)
+            indices[indptr[i] : indptr[i] + u] = buf[:u]
     return indptr, indices
 
 
@@ -130,63 +144,92 @@ def _lookup_dist(indptr, indices, nn_idx, nn_dist):  # type: ignore[no-untyped-d
     return out
 
 
+@intrinsic
+def _ctz(typingctx, word):  # type: ignore[no-untyped-def]
+    """Count of trailing zero bits of a non-zero uint64 (the index of its lowest set bit)."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return sig, codegen
+
+
 @numba.njit(cache=True, nogil=True)
-def _jaccard_row(i, v_ptr, v_idx, v_val, c_ptr, c_idx, c_val, acc, touched):  # type: ignore[no-untyped-def]
-    """Accumulate sum_k min(V_ik, V_jk) into ``acc`` for all j; return #touched."""
-    nt = 0
+def _jaccard_row(i, v_ptr, v_idx, v_val, c_ptr, c_idx, c_val, acc, bits):  # type: ignore[no-untyped-def]
+    """Accumulate sum_k min(V_ik, V_jk) into ``acc[j]`` and set bit ``j`` of ``bits``."""
     for p in range(v_ptr[i], v_ptr[i + 1]):
         k = v_idx[p]
         vi = v_val[p]
         for q in range(c_ptr[k], c_ptr[k + 1]):
             j = c_idx[q]
             vj = c_val[q]
-            if acc[j] == 0.0:
-                touched[nt] = j
-                nt += 1
             acc[j] += vi if vi < vj else vj
-    return nt
+            bits[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+
+
+@numba.njit(cache=True, nogil=True)
+def _touched_count(i, v_ptr, v_idx, c_ptr, c_idx, bits):  # type: ignore[no-untyped-def]
+    """Number of distinct columns ``j`` reached from row ``i`` (``bits`` is left cleared)."""
+    cnt = 0
+    for p in range(v_ptr[i], v_ptr[i + 1]):
+        k = v_idx[p]
+        for q in range(c_ptr[k], c_ptr[k + 1]):
+            j = c_idx[q]
+            m = np.uint64(1) << np.uint64(j & 63)
+            if not bits[j >> 6] & m:
+                bits[j >> 6] |= m
+                cnt += 1
+    bits[:] = 0
+    return cnt
 
 
 @numba.njit(cache=True, parallel=True)
 def _jaccard_kernel(rows, n_cols, v_ptr, v_idx, v_val, c_ptr, c_idx, c_val, clip, nchunks):  # type: ignore[no-untyped-def]
+    """CSR rows of ``1 - m / (2 - m)`` (< 1 only), sorted by column.
+
+    A first pass counts each row's reached columns (a bitmap, no arithmetic) to size the
+    output; the second accumulates ``m`` and walks the bitmap word by word, which yields the
+    columns in order without sorting. Returns ``(indptr, indices, data, filled)``; a row whose
+    ``filled`` is below its slot count (an ``m`` so small that the distance rounds to 1) leaves
+    unused slots at its end for the caller to drop.
+    """
     nr = rows.shape[0]
+    nw = (n_cols + 63) >> 6
     counts = np.zeros(nr + 1, dtype=np.int64)
     step = (nr + nchunks - 1) // nchunks
     for b in numba.prange(nchunks):
-        acc = np.zeros(n_cols, dtype=np.float64)
-        touched = np.empty(n_cols, dtype=np.int64)
+        bits = np.zeros(nw, dtype=np.uint64)
         for r in range(b * step, min(nr, (b + 1) * step)):
-            nt = _jaccard_row(rows[r], v_ptr, v_idx, v_val, c_ptr, c_idx, c_val, acc, touched)
-            cnt = 0
-            for t in range(nt):
-                j = touched[t]
-                m = acc[j]
-                if np.float32(1.0 - m / (2.0 - m)) < np.float32(1.0):
-                    cnt += 1
-                acc[j] = 0.0
-            counts[r + 1] = cnt
+            counts[r + 1] = _touched_count(rows[r], v_ptr, v_idx, c_ptr, c_idx, bits)
     indptr = np.cumsum(counts)
     out_idx = np.empty(indptr[nr], dtype=np.int32)
     out_val = np.empty(indptr[nr], dtype=np.float32)
+    filled = np.empty(nr, dtype=np.int64)
     for b in numba.prange(nchunks):
         acc = np.zeros(n_cols, dtype=np.float64)
-        touched = np.empty(n_cols, dtype=np.int64)
+        bits = np.zeros(nw, dtype=np.uint64)
         for r in range(b * step, min(nr, (b + 1) * step)):
-            nt = _jaccard_row(rows[r], v_ptr, v_idx, v_val, c_ptr, c_idx, c_val, acc, touched)
-            srt = np.sort(touched[:nt])
+            _jaccard_row(rows[r], v_ptr, v_idx, v_val, c_ptr, c_idx, c_val, acc, bits)
             pos = indptr[r]
-            for t in range(nt):
-                j = srt[t]
-                m = acc[j]
-                d = np.float32(1.0 - m / (2.0 - m))
-                if d < np.float32(1.0):
-                    if clip and d < np.float32(0.0):
-                        d = np.float32(0.0)
-                    out_idx[pos] = j
-                    out_val[pos] = d
-                    pos += 1
-                acc[j] = 0.0
-    return indptr, out_idx, out_val
+            for wi in range(nw):
+                word = bits[wi]
+                if word:
+                    bits[wi] = 0
+                    while word:
+                        j = (wi << 6) + _ctz(word)
+                        word &= word - np.uint64(1)
+                        m = acc[j]
+                        acc[j] = 0.0
+                        d = np.float32(1.0 - m / (2.0 - m))
+                        if d < np.float32(1.0):
+                            if clip and d < np.float32(0.0):
+                                d = np.float32(0.0)
+                            out_idx[pos] = j
+                            out_val[pos] = d
+                            pos += 1
+            filled[r] = pos - indptr[r]
+    return indptr, out_idx, out_val, filled
 
 
 # --------------------------------------------------------------------------- public API
@@ -253,7 +296,7 @@ def k_reciprocal_encoding(
     ch = min(int(np.around(k1 / 2)) + 1, kk)
     r1, l1 = _reciprocal_padded(nn_idx, c1)
     rh, lh = _reciprocal_padded(nn_idx, ch)
-    indptr, indices = _expanded_sets(r1, l1, rh, lh)
+    indptr, indices = _expanded_sets(r1, l1, rh, lh, max(1, min(n, 4 * numba.get_num_threads())))
     dist = _lookup_dist(indptr, indices, nn_idx, nn_dist)
     missing = np.flatnonzero(np.isnan(dist))
     if missing.size:
@@ -288,6 +331,50 @@ def k_reciprocal_encoding(
     return v
 
 
+@numba.njit(cache=True, nogil=True)
+def _compact(indptr, idx, val, filled):  # type: ignore[no-untyped-def]
+    """Move each row's ``filled`` leading entries left over the unused slots, in place."""
+    out = np.zeros_like(indptr)
+    for r in range(len(filled)):
+        out[r + 1] = out[r] + filled[r]
+        src, dst = indptr[r], out[r]
+        for t in range(filled[r]):
+            idx[dst + t] = idx[src + t]
+            val[dst + t] = val[src + t]
+    return out
+
+
+class JaccardRows:
+    """Jaccard rows of one encoding, computed on demand: ``JaccardRows(V)(rows)`` equals
+    ``jaccard_from_encoding(V, rows)``; V's column index is built once, so calling it for
+    many row chunks (re-ranking's query chunks) costs no more than one call."""
+
+    def __init__(self, v: sp.spmatrix) -> None:
+        v = sp.csr_matrix(v, dtype=np.float32)
+        v.sum_duplicates()
+        self.n = v.shape[0]
+        vc = v.T.tocsr()  # column k of V as row k: which rows hold it and their values
+        self._arrays = (
+            v.indptr.astype(np.int64), v.indices.astype(np.int64), v.data.astype(np.float64),
+            vc.indptr.astype(np.int64), vc.indices.astype(np.int64), vc.data.astype(np.float64),
+        )
+
+    def __call__(self, rows: np.ndarray | None = None, *, clip_negative: bool = True) -> sp.csr_matrix:
+        n_rows = self.n
+        rows_arr = (np.arange(n_rows) if rows is None else np.asarray(rows)).astype(np.int64)
+        if rows_arr.size and (rows_arr.min() < 0 or rows_arr.max() >= n_rows):
+            raise ValueError(f"rows must lie in [0, {n_rows})")
+        nchunks = max(1, min(len(rows_arr), 4 * numba.get_num_threads()))
+        indptr, idx, val, filled = _jaccard_kernel(rows_arr, n_rows, *self._arrays,
+                                                   clip_negative, nchunks)
+        if (filled < np.diff(indptr)).any():  # drop the slots of pairs whose distance rounded to 1
+            indptr = _compact(indptr, idx, val, filled)
+            idx, val = idx[: indptr[-1]], val[: indptr[-1]]
+        out = sp.csr_matrix((val, idx, indptr), shape=(len(rows_arr), n_rows))
+        out.has_sorted_indices = True
+        return out
+
+
 def jaccard_from_encoding(
     v: sp.spmatrix, rows: np.ndarray | None = None, *, clip_negative: bool = True
 ) -> sp.csr_matrix:
@@ -300,21 +387,6 @@ def jaccard_from_encoding(
         re-ranking does not).
     :returns: ``csr_matrix`` float32 with sorted indices storing every pair whose distance is
         below 1, explicit zeros kept (the diagonal is stored, ~0 up to rounding); an absent entry means 1.
+        For many row chunks of one V use :class:`JaccardRows`.
     """
-    v = sp.csr_matrix(v, dtype=np.float32)
-    v.sum_duplicates()
-    n_rows, n_cols = v.shape
-    vc = v.T.tocsr()  # column k of V as row k: which rows hold it and their values
-    rows_arr = (np.arange(n_rows) if rows is None else np.asarray(rows)).astype(np.int64)
-    if rows_arr.size and (rows_arr.min() < 0 or rows_arr.max() >= n_rows):
-        raise ValueError(f"rows must lie in [0, {n_rows})")
-    nchunks = max(1, min(len(rows_arr), 4 * numba.get_num_threads()))
-    indptr, idx, val = _jaccard_kernel(
-        rows_arr, n_rows,
-        v.indptr.astype(np.int64), v.indices.astype(np.int64), v.data.astype(np.float64),
-        vc.indptr.astype(np.int64), vc.indices.astype(np.int64), vc.data.astype(np.float64),
-        clip_negative, nchunks,
-    )
-    out = sp.csr_matrix((val, idx, indptr), shape=(len(rows_arr), n_rows))
-    out.has_sorted_indices = True
-    return out
+    return JaccardRows(v)(rows, clip_negative=clip_negative)

@@ -50,21 +50,27 @@ def ensemble_features(features: Sequence[Any]) -> torch.Tensor:
     return normalize(torch.cat(parts, dim=1))
 
 
-def pairwise_distance(x: Any, y: Any, metric: str = "sqeuclidean") -> torch.Tensor:
+def pairwise_distance(x: Any, y: Any, metric: str = "sqeuclidean", *,
+                      x_sq: torch.Tensor | None = None, y_sq: torch.Tensor | None = None) -> torch.Tensor:
     """(len(x), len(y)) distances, features used as given (normalise first if wanted).
 
     ``sqeuclidean``: ``|x|^2 + |y|^2 - 2 x.y`` (not clamped, like the references; on
     L2-normalised features this is ``2 - 2 cos``); ``cosine``: ``1 - x.y / (|x||y|)``.
+    ``x_sq`` / ``y_sq``: the squared row norms when already known (same values as computed here).
     """
     check_metric(metric)
     x, y = as_features(x, "x"), as_features(y, "y")
     if metric == "cosine":
         return 1.0 - normalize(x) @ normalize(y).T
     # squared norms by a reduction (no N x D temporary), then one GEMM in place
-    xx = torch.linalg.vector_norm(x, dim=1).square_()
-    yy = torch.linalg.vector_norm(y, dim=1).square_()
+    xx = _sq_norms(x) if x_sq is None else x_sq
+    yy = _sq_norms(y) if y_sq is None else y_sq
     d = xx[:, None] + yy[None, :]
     return d.addmm_(x, y.T, beta=1.0, alpha=-2.0)
+
+
+def _sq_norms(x: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(x, dim=1).square_()
 
 
 def paired_distance(x: torch.Tensor, y: torch.Tensor, metric: str = "sqeuclidean") -> torch.Tensor:
@@ -95,6 +101,14 @@ class EvalContext:
     @property
     def num_gallery(self) -> int:
         return int(self.features.shape[0]) - self.num_query
+
+    def sq_norms(self) -> torch.Tensor:
+        """Squared L2 norms of ``features`` (computed once per features tensor, then reused)."""
+        cache = self.__dict__.get("_sq_norms_cache")
+        if cache is None or cache[0] is not self.features:
+            cache = (self.features, _sq_norms(self.features.float()))
+            self.__dict__["_sq_norms_cache"] = cache
+        return cache[1]
 
 
 @dataclass
@@ -135,18 +149,31 @@ def apply_distance_hooks(block: DistanceBlock, context: EvalContext, pm: Any = N
 
 
 def block_distance(
-    context: EvalContext, rows: torch.Tensor, cols: torch.Tensor | None, pm: Any = None, paired: bool = False
+    context: EvalContext, rows: torch.Tensor, cols: torch.Tensor | slice | None, pm: Any = None,
+    paired: bool = False,
 ) -> torch.Tensor:
     """Distances of ``rows`` x ``cols`` (or of the pairs when ``paired``), hooks applied.
 
-    ``cols=None`` means every row of the combined set (without copying the features).
+    ``cols=None`` means every row of the combined set, a ``slice`` a run of consecutive ones
+    (e.g. the whole gallery); both are read without copying the features.
     """
     f = context.features
     fr = f[rows]
-    fc = f if cols is None else f[cols]
+    span: slice | None = None
     if cols is None:
-        cols = torch.arange(f.shape[0], device=f.device)
-    values = paired_distance(fr, fc, context.metric) if paired else pairwise_distance(fr, fc, context.metric)
+        cols = slice(0, f.shape[0])
+    if isinstance(cols, slice):
+        span = slice(*cols.indices(f.shape[0])[:2])
+        cols = torch.arange(span.start, span.stop, device=f.device)
+    fc = f[span] if span is not None else f[cols]
+    if paired:
+        values = paired_distance(fr, fc, context.metric)
+    elif context.metric == "sqeuclidean":
+        sq = context.sq_norms()
+        values = pairwise_distance(fr, fc, context.metric, x_sq=sq[rows],
+                                   y_sq=sq[span] if span is not None else sq[cols])
+    else:
+        values = pairwise_distance(fr, fc, context.metric)
     block = DistanceBlock(values, rows, cols, paired)
     apply_distance_hooks(block, context, pm)
     return block.values
@@ -158,10 +185,11 @@ def query_gallery_chunks(
     """(query rows, query x gallery distances) blocks covering every query once, hooks applied."""
     nq, ng = context.num_query, context.num_gallery
     step = int(max(1, min(nq, chunk_bytes // (max(ng, 1) * 8))))
-    cols = torch.arange(nq, nq + ng)
+    dev = context.features.device
     for s in range(0, nq, step):
         rows = slice(s, min(nq, s + step))
-        yield rows, block_distance(context, torch.arange(rows.start, rows.stop), cols, pm)
+        yield rows, block_distance(context, torch.arange(rows.start, rows.stop, device=dev),
+                                   slice(nq, nq + ng), pm)
 
 
 def make_context(

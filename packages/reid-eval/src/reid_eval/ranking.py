@@ -233,7 +233,8 @@ def rank_stats(
             raise ValueError(
                 f"distance chunk has {d.shape[1]} columns but there are {len(g_pids)} gallery ids"
             )
-        if np.isnan(d).any():
+        # a NaN makes the sum NaN: one reduction instead of a boolean temporary per chunk
+        if not np.isfinite(d.sum()) and np.isnan(d).any():
             raise ValueError(f"distances of queries {rows.start}..{rows.stop - 1} contain NaN")
         B = d.shape[0]
         q_rows = np.arange(Q)[rows]

@@ -23,7 +23,7 @@ import torch
 
 from reid_eval.distances import EvalContext, block_distance
 
-#: rows -> (len(rows), N) raw input distances M[:, rows].T (float32, a fresh array)
+#: query rows -> (len(rows), G) raw input distances M[num_query:, rows].T (float32)
 RowProvider = Callable[[np.ndarray], np.ndarray]
 #: (rows, cols) -> raw input distances M[cols, rows] (1-D)
 PairProvider = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -39,33 +39,35 @@ def _check_params(k1: int, k2: int, lambda_value: float) -> None:
 
 
 class _Reranker:
-    """The re-ranking state: row maxima, kNN lists and the sparse encoding V."""
+    """The re-ranking state: row maxima, kNN lists and the sparse encoding V.
+
+    ``feed(lists)`` offers the raw input distances to ``lists`` (a
+    :class:`reid_cluster.knn.StreamTopK` over ``|d|``: list ``i`` must receive ``M[r, i]`` as
+    candidate ``r`` for every ``r``, i.e. row ``i`` of the transposed matrix the original
+    normalises); ``qg_fn(rows)`` returns ``M[num_query:, rows].T`` (the raw query x gallery
+    block of those query rows, a fresh array).
+    """
 
     def __init__(
-        self, rows_fn: RowProvider, pairs_fn: PairProvider, num_query: int, num_all: int,
-        k1: int, k2: int, lambda_value: float, block_bytes: int,
+        self, feed: Callable[[Any], None], qg_fn: RowProvider, pairs_fn: PairProvider,
+        num_query: int, num_all: int, k1: int, k2: int, lambda_value: float, block_rows: int,
     ) -> None:
+        from reid_cluster.knn import StreamTopK
         from reid_cluster.kreciprocal import k_reciprocal_encoding
 
         _check_params(k1, k2, lambda_value)
-        self.rows_fn, self.nq, self.n = rows_fn, num_query, num_all
+        self.qg_fn, self.nq, self.n = qg_fn, num_query, num_all
         self.lam = np.float32(lambda_value)
-        self.block = int(max(1, min(num_all, block_bytes // (max(num_all, 1) * 8))))
+        self.block = block_rows
         k = min(k1 + 1, num_all)
-        self.colmax = np.empty(num_all, dtype=np.float32)
-        nn_idx = np.empty((num_all, k), dtype=np.int64)
-        nn_dist = np.empty((num_all, k), dtype=np.float32)
-        for s in range(0, num_all, self.block):
-            rows = np.arange(s, min(num_all, s + self.block))
-            # the original ranks d^2 / max(d^2); |d| has the same order and max, so rank |d| in
-            # place and square / normalise only the k kept values (same float32 operations)
-            a = np.asarray(rows_fn(rows), dtype=np.float32)  # a fresh block: modified in place
-            np.abs(a, out=a)
-            mx = np.square(a.max(1))
-            self.colmax[rows] = mx
-            top = torch.topk(torch.from_numpy(a), k, dim=1, largest=False, sorted=True)
-            nn_idx[rows] = top.indices.numpy()
-            nn_dist[rows] = np.square(top.values.numpy()) / mx[:, None]
+        # the original ranks d^2 / max(d^2); |d| has the same order and max, so rank |d| in one
+        # streaming pass (running top-k and maximum per list) and square / normalise only the
+        # k kept values (same float32 operations)
+        lists = StreamTopK(num_all, k, absolute=True)
+        feed(lists)
+        top, nn_idx, amax = lists.result()
+        self.colmax = np.square(amax)
+        nn_dist = np.square(top) / self.colmax[:, None]
 
         def pair_distance(r: np.ndarray, c: np.ndarray) -> np.ndarray:
             raw = np.asarray(pairs_fn(r, c), dtype=np.float32)
@@ -77,36 +79,42 @@ class _Reranker:
 
     def chunks(self, chunk_rows: int | None = None) -> Iterator[tuple[slice, np.ndarray]]:
         """(query rows, re-ranked query x gallery distances) blocks, float32."""
-        from reid_cluster.kreciprocal import jaccard_from_encoding
+        from reid_cluster.kreciprocal import JaccardRows
 
+        jaccard = JaccardRows(self.v)
         step = chunk_rows or self.block
         nq, lam = self.nq, self.lam
         for s in range(0, nq, step):
             rows = np.arange(s, min(nq, s + step))
-            out = np.square(self.rows_fn(rows)[:, nq:].astype(np.float32))
+            out = np.asarray(self.qg_fn(rows), dtype=np.float32)
+            np.square(out, out=out)
             out /= self.colmax[rows][:, None]
             out *= lam  # λ·original, then + (1-λ)·Jaccard where Jaccard < 1, (1-λ) elsewhere
-            jac = np.ones(out.shape, dtype=np.float32)
-            j = jaccard_from_encoding(self.v, rows=rows, clip_negative=False).tocoo()
-            g = j.col >= nq
-            jac[j.row[g], j.col[g] - nq] = j.data[g]
-            jac *= np.float32(1) - lam
+            j = jaccard(rows, clip_negative=False)[:, nq:].tocoo()
+            jac = np.full(out.shape, np.float32(1) - lam, dtype=np.float32)  # Jaccard 1 here
+            jac[j.row, j.col] = j.data * (np.float32(1) - lam)
             out += jac
+            del jac
             yield slice(s, s + len(rows)), out
 
 
-def _dense_providers(q_g: np.ndarray, q_q: np.ndarray, g_g: np.ndarray) -> tuple[RowProvider, PairProvider]:
+def _block_rows(num_all: int, block_bytes: int) -> int:
+    return int(max(1, min(num_all, block_bytes // (max(num_all, 1) * 8))))
+
+
+def _dense_providers(
+    q_g: np.ndarray, q_q: np.ndarray, g_g: np.ndarray
+) -> tuple[Callable[[Any], None], RowProvider, PairProvider]:
     nq = q_g.shape[0]
 
-    def rows_fn(rows: np.ndarray) -> np.ndarray:
-        out = np.empty((len(rows), nq + q_g.shape[1]), dtype=np.float32)
-        isq = rows < nq
-        rq, rg = rows[isq], rows[~isq] - nq
-        out[isq, :nq] = q_q[:, rq].T
-        out[isq, nq:] = q_g[rq, :]
-        out[~isq, :nq] = q_g[:, rg].T
-        out[~isq, nq:] = g_g[:, rg].T
-        return out
+    def feed(lists: Any) -> None:  # list i <- column i of M = [[q_q, q_g], [q_g.T, g_g]]
+        lists.offer(q_q, 0, 0, by_columns=True)
+        lists.offer(q_g, 0, nq)  # M[nq + j, i] = q_g[i, j] for a query column i
+        lists.offer(q_g, nq, 0, by_columns=True)
+        lists.offer(g_g, nq, nq, by_columns=True)
+
+    def qg_fn(rows: np.ndarray) -> np.ndarray:
+        return q_g[rows]
 
     def pairs_fn(r: np.ndarray, c: np.ndarray) -> np.ndarray:  # M[c, r]
         out = np.empty(len(r), dtype=np.float32)
@@ -121,7 +129,7 @@ def _dense_providers(q_g: np.ndarray, q_q: np.ndarray, g_g: np.ndarray) -> tuple
         out[m] = g_g[c[m] - nq, r[m] - nq]
         return out
 
-    return rows_fn, pairs_fn
+    return feed, qg_fn, pairs_fn
 
 
 def re_ranking(
@@ -143,8 +151,9 @@ def re_ranking(
             f"shapes do not fit: q_g {q_g.shape}, q_q {q_q.shape} (want {(nq, nq)}), "
             f"g_g {g_g.shape} (want {(ng, ng)})"
         )
-    rows_fn, pairs_fn = _dense_providers(q_g, q_q, g_g)
-    rr = _Reranker(rows_fn, pairs_fn, nq, nq + ng, k1, k2, lambda_value, block_bytes)
+    feed, qg_fn, pairs_fn = _dense_providers(q_g, q_q, g_g)
+    rr = _Reranker(feed, qg_fn, pairs_fn, nq, nq + ng, k1, k2, lambda_value,
+                   _block_rows(nq + ng, block_bytes))
     out = np.empty((nq, ng), dtype=np.float32)
     for rows, block in rr.chunks():
         out[rows] = block
@@ -160,9 +169,19 @@ def rerank_chunks(
     Every q-g, q-q and g-g distance goes through the ``reid_modify_distance`` hooks of ``pm``
     (block by block). Memory: O((Q+G) k1) plus one (block x (Q+G)) distance block.
     """
-    def rows_fn(rows: np.ndarray) -> np.ndarray:
-        r = torch.from_numpy(rows).to(context.features.device)
-        return block_distance(context, r, None, pm).cpu().numpy()
+    n = int(context.features.shape[0])
+    nq = context.num_query
+    block = _block_rows(n, block_bytes)
+    dev = context.features.device
+
+    def feed(lists: Any) -> None:  # features: M is symmetric, so row i of M is column i
+        for s in range(0, n, block):
+            r = torch.arange(s, min(n, s + block), device=dev)
+            lists.offer(block_distance(context, r, None, pm).cpu().numpy(), s, 0)
+
+    def qg_fn(rows: np.ndarray) -> np.ndarray:
+        r = torch.from_numpy(rows).to(dev)
+        return block_distance(context, r, slice(nq, n), pm).cpu().numpy()
 
     dim = max(1, int(context.features.shape[1]))
     pair_step = max(1024, (32 << 20) // (4 * dim))  # bound the gathered (pairs x dim) rows
@@ -177,8 +196,7 @@ def rerank_chunks(
             out[s : s + pair_step] = block_distance(context, rr, cc, pm, paired=True).cpu().numpy()
         return out
 
-    n = int(context.features.shape[0])
-    rr = _Reranker(rows_fn, pairs_fn, context.num_query, n, k1, k2, lambda_value, block_bytes)
+    rr = _Reranker(feed, qg_fn, pairs_fn, nq, n, k1, k2, lambda_value, block)
     yield from rr.chunks(chunk_rows)
 
 
