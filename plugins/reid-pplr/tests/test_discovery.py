@@ -32,7 +32,8 @@ def test_demo_row_starts_from_the_source_pretraining() -> None:
     stage = row.stages["pplr"]
     assert row.name == "pplr" and row.report == "pplr"
     assert stage["method"] == "pplr" and stage["inputs"] == {"init": "pretrain1.model"}
-    assert stage["arch"] == "resnet18part"
+    assert stage["arch"] == "resnet_minipart"  # the part model on the demo's backbone
+    assert stage["lr"] == demo.settings.adapt_lr
     assert stage["eps"] == 0.5 and "k1" not in stage  # official clustering keys otherwise
 
     quick = Demo(DemoSettings.quick(), data_root=None, target_ids=6)  # type: ignore[arg-type]

@@ -12,6 +12,6 @@ def demo_rows(demo: Any) -> list[Any]:
     baseline = demo.stage("cluster-baseline", inputs={"init": demo.init["1"]},
                           clustering="kmeans", num_clusters=k)
     mmt = demo.stage("mmt", inputs={"init_1": demo.init["1"], "init_2": demo.init["2"]},
-                     clustering="kmeans", num_clusters=k)
+                     clustering="kmeans", num_clusters=k, alpha=demo.settings.ema_alpha)
     return [DemoRow("cluster-baseline", {"cluster_baseline": baseline}, "cluster_baseline"),
             DemoRow("mmt", {"mmt": mmt}, "mmt")]

@@ -26,5 +26,5 @@ def demo_rows(demo: Any) -> list[Any]:
         # ``reid demo --quick`` (a few dozen images): neighbourhoods smaller than the data
         clustering = {"eps": 0.3, "k1": 8, "k": 5, "min_samples": 2}
     stage = demo.stage("pplr", inputs={"init": demo.init["1"]}, arch=f"{s.arch}part",
-                       aals_epoch=max(1, s.epochs // 2), eval_every=0, lr=s.lr, **clustering)
+                       aals_epoch=max(1, s.epochs // 2), eval_every=0, **clustering)
     return [DemoRow("pplr", {"pplr": stage}, "pplr")]
