@@ -14,8 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_quick_json(tmp_path: Path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "reid_runner", "demo", "--quick", "--json",
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "reid_runner", "demo", "--quick", "--json", "--threads", "1",
            "--out-dir", str(tmp_path / "runs"), "--cache", str(tmp_path / "cache")]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
     assert res.returncode == 0, res.stderr[-5000:]
@@ -28,6 +28,7 @@ def test_demo_quick_json(tmp_path: Path) -> None:
         assert 0.0 <= r["mAP"] <= 1.0 and 0.0 <= r["rank1"] <= r["rank5"] <= 1.0
     run_dir = tmp_path / "runs" / "demo"
     assert json.loads((run_dir / "demo.json").read_text())["rows"] == rows
+    assert "threads: 1\n" in (run_dir / "config.yaml").read_text()  # --threads reaches run.threads
     assert any(json.loads(line)["kind"] == "pseudo_labels"
                for line in (run_dir / "metrics.jsonl").read_text().splitlines())
     # a second call reuses every finished stage and the cached data

@@ -40,6 +40,7 @@ def test_stage_order_is_kept() -> None:
     ("stages.p.select=best", "'last' or 'val'"),
     ("stages.p.milestones=[5, 2]", "increasing"),
     ("run.seed=1.5", "run.seed: expected an integer"),
+    ("run.threads=-1", "run.threads: -1 must be >= 0"),
     ("data=3", "data: expected a mapping"),
 ])
 def test_invalid(override: str, message: str) -> None:

@@ -244,6 +244,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from reid_runner.demo import DemoSettings, default_cache, format_table, run_demo
 
     settings = DemoSettings.quick() if args.quick else DemoSettings()
+    if args.threads is not None:
+        settings.threads = args.threads
     cache = Path(args.cache) if args.cache else default_cache()
     t0 = time.time()
 
@@ -303,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole pipeline on built-in synthetic data, one table")
     p.add_argument("--out-dir", default="runs", help="folder of run directories (default runs)")
     p.add_argument("--name", default="demo", help="run name (default demo)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: torch's, one per core; 1 on a busy machine)")
     p.add_argument("--cache", default=None,
                    help="folder for the generated data (default ~/.cache/reid/demo-data)")
     p.add_argument("--json", action="store_true", help="print the table as JSON")

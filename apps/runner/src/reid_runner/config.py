@@ -61,8 +61,14 @@ class RunSection:
     progress: bool = True
     #: Distributed backend (``auto``: nccl on CUDA, gloo on CPU).
     backend: str = "auto"
+    #: CPU intra-op threads of each process (0: torch's default, one per core). Use 1 on a
+    #: machine other jobs keep busy: OpenMP threads that wait for a taken core make small CPU
+    #: steps several times slower.
+    threads: int = 0
 
     def validate(self, where: str) -> None:
+        if self.threads < 0:
+            raise ConfigError(f"{where}.threads: {self.threads!r} must be >= 0 (0: torch's default)")
         if self.amp not in ("none", "bf16", "fp16"):
             raise ConfigError(f"{where}.amp: {self.amp!r} is not one of none, bf16, fp16")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):

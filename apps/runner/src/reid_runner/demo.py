@@ -48,6 +48,8 @@ class DemoSettings:
     #: adaptation has a few hundred, so its teachers would barely move from the pre-training.
     ema_alpha: float = 0.99
     workers: int = 2
+    #: CPU threads (``run.threads``; 0 = torch's default).
+    threads: int = 0
 
     @classmethod
     def quick(cls) -> DemoSettings:
@@ -128,7 +130,7 @@ def compose(settings: DemoSettings, src: Path, tgt: Path, out_dir: Path,
     stages["supervised_target"] = {**pre, "seed": 1, "train_on": "target"}
     return {
         "run": {"name": name, "out_dir": str(out_dir), "device": "auto", "plugins": pm_plugins,
-                "log_every": 0, "seed": 1},
+                "log_every": 0, "seed": 1, "threads": s.threads},
         "data": {"source": "market1501", "target": "market1501", "source_root": str(src),
                  "target_root": str(tgt), "height": h, "width": w, "batch_size": s.batch_size,
                  "num_instances": s.num_instances, "test_batch_size": 128,

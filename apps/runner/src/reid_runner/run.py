@@ -204,6 +204,8 @@ def execute(raw: Mapping[str, Any], *, resume: bool = False, run_dir: str | Path
     prep = prepare(raw, plugins)
     cfg, pm = prep.config, prep.pm
     check_inputs(cfg)
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
     device = _dist.select_device(cfg.run.device, world)
     _dist.init_process_group(world, device, cfg.run.backend)
     rdir = resolve_run_dir(cfg, run_dir)
