@@ -28,7 +28,7 @@ def _config(tmp: Path, root: Path, **stage: Any) -> dict[str, Any]:
                  "batch_size": 8, "num_instances": 2, "test_batch_size": 64, "workers": 0},
         "model": {"arch": "resnet18", "pretrained": False},
         # 26 training images: a small Jaccard neighbourhood and radius so DBSCAN finds clusters
-        "stages": {"pplr": {"method": "pplr", "epochs": 2, "iters": 2, "eps": 0.3, "k1": 8,
+        "stages": {"pplr": {"method": "pplr", "epochs": 2, "iters": 2, "eps": 0.3, "k1": 8, "min_samples": 2,
                             "k": 5, "aals_epoch": 1, "eval_every": 1, **stage}},
     }
 
